@@ -1,0 +1,16 @@
+// Adds the sidecar bundle to the shim jar Gradle built and writes dist/gocd-registry-bridge-<version>.jar.
+// The jar keeps GoCD's rules: plugin.xml at the root, no Bundle-SymbolicName, no GoCD API classes
+// (spec gocd-package-repository.md §8); test/jar.test.ts checks them on the result.
+import { readFile, writeFile } from 'node:fs/promises';
+import JSZip from 'jszip';
+
+const { name, version } = JSON.parse(await readFile('package.json', 'utf8'));
+const shimJar = `build/libs/${name}-${version}.jar`;
+const sidecar = 'dist/gocd-registry-bridge.js';
+const output = `dist/${name}-${version}.jar`;
+
+const jar = await JSZip.loadAsync(await readFile(shimJar));
+jar.file('sidecar/gocd-registry-bridge.js', await readFile(sidecar));
+const bytes = await jar.generateAsync({ type: 'nodebuffer', compression: 'DEFLATE', compressionOptions: { level: 9 } });
+await writeFile(output, bytes);
+console.log(`${output} (${Math.round(bytes.length / 1024)} KiB)`);

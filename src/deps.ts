@@ -1,0 +1,23 @@
+// The real-world dependencies (network, clock, stderr), built only by the entry points; every layer below
+// takes them as arguments so tests can run on a fake clock and a loopback registry.
+
+import http from 'node:http';
+import https from 'node:https';
+import fetch from 'node-fetch';
+import { createLogger, Logger, LogLevel } from './log';
+import type { FetchLike } from './registry';
+
+const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+
+export function realLogger(env: NodeJS.ProcessEnv = process.env): Logger {
+  const wanted = env.GOCD_REGISTRY_BRIDGE_LOG_LEVEL as LogLevel | undefined;
+  const level = wanted && LOG_LEVELS.includes(wanted) ? wanted : 'info';
+  return createLogger((line) => process.stderr.write(`${line}\n`), level);
+}
+
+/** node-fetch with keep-alive: a poll cycle talks to the same few registries again and again. */
+export function realFetch(): FetchLike {
+  const httpAgent = new http.Agent({ keepAlive: true });
+  const httpsAgent = new https.Agent({ keepAlive: true });
+  return (url, init) => fetch(url, { ...init, agent: (parsed: URL) => (parsed.protocol === 'https:' ? httpsAgent : httpAgent) });
+}

@@ -1,0 +1,41 @@
+// Every error the bridge reports carries a cause a GoCD admin can act on and the fix. Imports nothing.
+
+export type ErrorCode =
+  | 'INVALID_REFERENCE' // a registry URL, image name or tag the grammar rejects
+  | 'INVALID_CONFIGURATION' // a package-repository or package setting that cannot be used as given
+  | 'INVALID_FILTER' // a tag filter that is not a usable regular expression
+  | 'REGISTRY_UNREACHABLE' // DNS, refused connection, timeout
+  | 'REGISTRY_TLS' // certificate or TLS handshake failure
+  | 'REGISTRY_AUTH' // 401/403 or a token endpoint that refused us
+  | 'REGISTRY_NOT_FOUND' // unknown repository or manifest
+  | 'REGISTRY_RESPONSE' // a registry answer we cannot use (bad status, bad JSON, unsafe link)
+  | 'NOT_A_REGISTRY' // the URL answers, but not as a Docker Registry HTTP API V2
+  | 'NO_MATCHING_TAG' // the image has no tag the filter accepts
+  | 'INVALID_REQUEST'; // a GoCD request body that is not JSON or not of the message's shape
+
+export interface BridgeErrorInit {
+  message: string;
+  fix: string;
+  retryable?: boolean;
+  cause?: unknown; // the low-level error, for the log only
+}
+
+export class BridgeError extends Error {
+  readonly fix: string;
+  readonly retryable: boolean;
+
+  constructor(
+    readonly code: ErrorCode,
+    init: BridgeErrorInit,
+  ) {
+    super(init.message, init.cause === undefined ? undefined : { cause: init.cause });
+    this.name = new.target.name;
+    this.fix = init.fix;
+    this.retryable = init.retryable ?? false;
+  }
+
+  /** One line for GoCD: the cause, then what to do about it. */
+  describe(): string {
+    return `${this.message}. Fix: ${this.fix}`;
+  }
+}

@@ -1,0 +1,139 @@
+// Reads GoCD configuration maps into settings. The same reader serves validate-* (which report every problem
+// as {key, message}) and the polling calls (which must validate again: XML edits bypass validate-*, spec §3.4).
+
+import { BridgeError } from '../errors';
+import type { Logger } from '../log';
+import {
+  Credentials,
+  InvalidReferenceError,
+  parseRegistryUrl,
+  parseRepositoryName,
+  RegistryEndpoint,
+} from '../registry';
+import { compileTagFilter, InvalidFilterError, TagPredicate } from '../selection';
+import { PACKAGE_PROPERTIES, REPOSITORY_PROPERTIES } from './properties';
+import type { ConfigurationMap } from './request-schemas';
+
+export interface ValidationError {
+  key?: string;
+  message: string;
+}
+
+export interface RepositorySettings {
+  endpoint: RegistryEndpoint;
+  /** As jobs use it in image references: registry.example.com:5000 */
+  registryName: string;
+  credentials?: Credentials;
+}
+
+export interface PackageSettings {
+  repository: string;
+  tagFilter: string;
+  acceptsTag: TagPredicate;
+}
+
+export class InvalidConfigurationError extends BridgeError {
+  constructor(what: string, errors: readonly ValidationError[]) {
+    super('INVALID_CONFIGURATION', {
+      message: `the ${what} configuration is invalid: ${errors.map((e) => (e.key ? `${e.key}: ${e.message}` : e.message)).join('; ')}`,
+      fix: `edit the ${what} in GoCD (Admin > Package Repositories) and save it, which re-checks every field`,
+    });
+  }
+}
+
+type Read<T> = { settings: T; errors: [] } | { settings?: undefined; errors: ValidationError[] };
+
+/** Absent keys read as "" (GoCD strips empty properties on some save paths); unknown keys are errors. */
+function readValues<K extends string>(
+  map: ConfigurationMap,
+  declared: Record<K, unknown>,
+  errors: ValidationError[],
+): Record<K, string> {
+  const values = {} as Record<K, string>;
+  for (const key of Object.keys(declared) as K[]) values[key] = (map[key]?.value ?? '').trim();
+  const known = Object.keys(declared).join(', ');
+  for (const key of Object.keys(map)) {
+    if (!(key in declared)) errors.push({ key, message: `unknown setting "${key}"; this plugin understands ${known}` });
+  }
+  return values;
+}
+
+// Jobs build references like $GO_REPO_X_DOCKER_REGISTRY_NAME/$GO_PACKAGE_X_DOCKER_IMAGE:$GO_PACKAGE_X_LABEL.
+const REGISTRY_NAME = /^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:\d{1,5})?(\/[a-z0-9._-]+)*$/;
+
+export function readRepositoryConfiguration(map: ConfigurationMap, log: Logger): Read<RepositorySettings> {
+  const errors: ValidationError[] = [];
+  const values = readValues(map, REPOSITORY_PROPERTIES, errors);
+  if (values.PASSWORD !== '') log.registerSecret(values.PASSWORD);
+
+  let endpoint: RegistryEndpoint | undefined;
+  if (values.DOCKER_REGISTRY_URL === '') {
+    errors.push({ key: 'DOCKER_REGISTRY_URL', message: 'required: the registry URL, e.g. https://registry.example.com/v2/' });
+  } else {
+    endpoint = collect(errors, 'DOCKER_REGISTRY_URL', () => parseRegistryUrl(values.DOCKER_REGISTRY_URL));
+  }
+  const registryName = values.DOCKER_REGISTRY_NAME.replace(/\/+$/, '');
+  if (registryName === '') {
+    errors.push({ key: 'DOCKER_REGISTRY_NAME', message: 'required: the registry as jobs name it in image references, e.g. registry.example.com:5000' });
+  } else if (!REGISTRY_NAME.test(registryName)) {
+    errors.push({
+      key: 'DOCKER_REGISTRY_NAME',
+      message: `"${registryName}" is not a registry name; use host[:port] as in docker pull, without http:// (e.g. registry.example.com:5000)`,
+    });
+  }
+  if (values.PASSWORD !== '' && values.USERNAME === '') {
+    errors.push({ key: 'USERNAME', message: 'required when a password is set' });
+  }
+  if (values.USERNAME !== '' && values.PASSWORD === '') {
+    errors.push({ key: 'PASSWORD', message: 'required when a username is set (for tokens, enter the token here)' });
+  }
+  if (errors.length > 0 || !endpoint) return { errors };
+  const credentials = values.USERNAME !== '' ? { username: values.USERNAME, password: values.PASSWORD } : undefined;
+  return { settings: { endpoint, registryName, credentials }, errors: [] };
+}
+
+export function readPackageConfiguration(map: ConfigurationMap, endpoint: RegistryEndpoint | undefined): Read<PackageSettings> {
+  const errors: ValidationError[] = [];
+  const values = readValues(map, PACKAGE_PROPERTIES, errors);
+  let repository: string | undefined;
+  if (values.DOCKER_IMAGE === '') {
+    errors.push({ key: 'DOCKER_IMAGE', message: 'required: the image name without registry and tag, e.g. backends/database' });
+  } else {
+    // Without a valid registry URL the Docker Hub rule cannot apply yet; the grammar check still can.
+    const target = endpoint ?? { baseUrl: '', host: '', isDockerHub: false };
+    repository = collect(errors, 'DOCKER_IMAGE', () => parseRepositoryName(values.DOCKER_IMAGE, target));
+  }
+  // Not trimmed: spaces can be part of a pattern.
+  const tagFilter = map.DOCKER_TAG_FILTER?.value ?? '';
+  const acceptsTag = collect(errors, 'DOCKER_TAG_FILTER', () => compileTagFilter(tagFilter));
+  if (errors.length > 0 || !repository || !acceptsTag) return { errors };
+  return { settings: { repository, tagFilter, acceptsTag }, errors: [] };
+}
+
+function collect<T>(errors: ValidationError[], key: string, read: () => T): T | undefined {
+  try {
+    return read();
+  } catch (err) {
+    if (err instanceof InvalidReferenceError || err instanceof InvalidFilterError) {
+      errors.push({ key, message: `${err.message}; ${err.fix}` });
+      return undefined;
+    }
+    throw err;
+  }
+}
+
+/** For the polling and check calls: settings, or one error naming every problem. */
+export function requireSettings<T>(what: string, read: Read<T>): T {
+  if (read.settings === undefined) throw new InvalidConfigurationError(what, read.errors);
+  return read.settings;
+}
+
+/** Both settings of a package call (check-package-connection, latest-revision, latest-revision-since). */
+export function requirePackageSettings(
+  request: { 'repository-configuration': ConfigurationMap; 'package-configuration': ConfigurationMap },
+  log: Logger,
+): { repository: RepositorySettings; pkg: PackageSettings } {
+  const repository = requireSettings('package repository', readRepositoryConfiguration(request['repository-configuration'], log));
+  const pkg = requireSettings('package', readPackageConfiguration(request['package-configuration'], repository.endpoint));
+  return { repository, pkg };
+}

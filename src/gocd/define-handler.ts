@@ -1,0 +1,57 @@
+// A GoCD message handler: the body's ajv schema (or none, for the two configuration requests, whose body GoCD
+// sends as null), how its errors reach GoCD, and the handling itself.
+
+import Ajv, { JSONSchemaType, ValidateFunction } from 'ajv';
+import { BridgeError } from '../errors';
+import type { GoCdContext } from './context';
+
+export class InvalidRequestError extends BridgeError {
+  constructor(message: string) {
+    super('INVALID_REQUEST', {
+      message,
+      fix: 'this request did not come from a GoCD server speaking package-repository 1.0; check what calls the sidecar',
+    });
+  }
+}
+
+/**
+ * plain-text: any failure is a non-200 reply with one line, which GoCD shows verbatim (spec §1).
+ * connection-result: a failure is still 200, as {"status":"failure","messages":[…]} (spec §3.7).
+ */
+export type ErrorReply = 'plain-text' | 'connection-result';
+
+export interface RequestHandler {
+  readonly errorReply: ErrorReply;
+  run(rawBody: string, requestName: string, ctx: GoCdContext): Promise<unknown>;
+}
+
+const ajv = new Ajv({ allErrors: true, strict: true });
+
+export function defineHandler<Req>(definition: {
+  schema: JSONSchemaType<Req>;
+  errorReply: ErrorReply;
+  handle(request: Req, ctx: GoCdContext): Promise<unknown>;
+}): RequestHandler {
+  const validate: ValidateFunction<Req> = ajv.compile(definition.schema);
+  return {
+    errorReply: definition.errorReply,
+    async run(rawBody, requestName, ctx) {
+      if (rawBody.trim() === '') throw new InvalidRequestError(`GoCD sent ${requestName} without a body`);
+      let body: unknown;
+      try {
+        body = JSON.parse(rawBody);
+      } catch (err) {
+        throw new InvalidRequestError(`the body of ${requestName} is not valid JSON (${(err as Error).message})`);
+      }
+      if (!validate(body)) {
+        throw new InvalidRequestError(`the body of ${requestName} is not what GoCD sends: ${ajv.errorsText(validate.errors, { dataVar: 'body' })}`);
+      }
+      return definition.handle(body, ctx);
+    },
+  };
+}
+
+/** For the configuration requests: GoCD sends no body, and the answer does not depend on anything. */
+export function defineBodylessHandler(answer: () => unknown): RequestHandler {
+  return { errorReply: 'plain-text', run: async () => answer() };
+}

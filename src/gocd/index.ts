@@ -1,0 +1,7 @@
+// GoCD's package-repository extension: one handler per message, the dispatch table, and error → reply mapping.
+// Imports selection/ and registry/; never server/ or cli/.
+
+export { dispatch } from './dispatch';
+export type { GoCdCall, GoCdReply } from './dispatch';
+export type { GoCdContext } from './context';
+export { REPOSITORY_PROPERTIES, PACKAGE_PROPERTIES } from './properties';

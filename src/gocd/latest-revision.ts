@@ -1,0 +1,16 @@
+import { requirePackageSettings } from './configuration';
+import { defineHandler } from './define-handler';
+import { pollLatestTag } from './poll';
+import { packageRequestSchema } from './request-schemas';
+import { toRevision } from './revision';
+
+/** Must answer a revision: GoCD rejects {} here, so "no matching tag" is an error naming the cause (spec §3.9). */
+export const latestRevision = defineHandler({
+  schema: packageRequestSchema,
+  errorReply: 'plain-text',
+  handle: async (request, ctx) => {
+    const { repository, pkg } = requirePackageSettings(request, ctx.log);
+    const polled = await pollLatestTag(repository, pkg, ctx);
+    return toRevision(repository, pkg, polled, ctx.now());
+  },
+});

@@ -1,0 +1,37 @@
+// The package-repository and package properties GoCD shows and stores. Keys, order and identity flags are the
+// old docker-registry plugin's, so existing materials keep their fingerprints (spec §9); every new key is
+// part-of-identity false. display-order must be a string: GoCD rejects a JSON number (spec §3.3).
+
+export interface PropertyDeclaration {
+  'display-name': string;
+  'display-order': string;
+  required: boolean;
+  'part-of-identity': boolean;
+  secure: boolean;
+}
+
+function declare(displayName: string, order: number, flags: { required: boolean; identity: boolean; secure?: boolean }): PropertyDeclaration {
+  return {
+    'display-name': displayName,
+    'display-order': String(order),
+    required: flags.required,
+    'part-of-identity': flags.identity,
+    secure: flags.secure ?? false,
+  };
+}
+
+export const REPOSITORY_PROPERTIES = {
+  DOCKER_REGISTRY_URL: declare('Docker Registry URL', 0, { required: true, identity: false }),
+  DOCKER_REGISTRY_NAME: declare('Docker Registry Name', 1, { required: true, identity: true }),
+  USERNAME: declare('Username', 2, { required: false, identity: false }),
+  // Secure properties are still exported to every job as GO_REPO_<M>_PASSWORD (masked in logs only): spec §5.
+  PASSWORD: declare('Password or access token', 3, { required: false, identity: false, secure: true }),
+} as const;
+
+export const PACKAGE_PROPERTIES = {
+  DOCKER_IMAGE: declare('Docker Image', 0, { required: true, identity: true }),
+  DOCKER_TAG_FILTER: declare('Tag filter (regular expression)', 1, { required: false, identity: true }),
+} as const;
+
+export type RepositoryKey = keyof typeof REPOSITORY_PROPERTIES;
+export type PackageKey = keyof typeof PACKAGE_PROPERTIES;

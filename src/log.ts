@@ -1,0 +1,59 @@
+// Structured logging: one JSON object per line on stderr, which the shim copies into GoCD's plugin log.
+// Secrets (passwords, tokens) are registered as they are seen and masked in every line written after that.
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export type LogFields = Record<string, unknown>;
+
+export interface Logger {
+  debug(msg: string, fields?: LogFields): void;
+  info(msg: string, fields?: LogFields): void;
+  warn(msg: string, fields?: LogFields): void;
+  error(msg: string, fields?: LogFields): void;
+  /** Masks this value in every later log line. */
+  registerSecret(secret: string): void;
+}
+
+const LEVEL_RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+const MASK = '***';
+// Short values ("a", "1") would mask unrelated text; registry passwords and tokens are longer than this.
+const MIN_SECRET_LENGTH = 4;
+
+export function createLogger(write: (line: string) => void, minLevel: LogLevel = 'info'): Logger {
+  const secrets = new Set<string>();
+  const scrub = (text: string): string => {
+    let out = text;
+    for (const secret of secrets) out = out.split(secret).join(MASK);
+    return out;
+  };
+  const emit = (level: LogLevel, msg: string, fields?: LogFields): void => {
+    if (LEVEL_RANK[level] < LEVEL_RANK[minLevel]) return;
+    const line = JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields }, errorReplacer);
+    write(scrub(line));
+  };
+  return {
+    debug: (msg, fields) => emit('debug', msg, fields),
+    info: (msg, fields) => emit('info', msg, fields),
+    warn: (msg, fields) => emit('warn', msg, fields),
+    error: (msg, fields) => emit('error', msg, fields),
+    registerSecret(secret) {
+      if (secret.length < MIN_SECRET_LENGTH) return;
+      secrets.add(secret);
+      secrets.add(JSON.stringify(secret).slice(1, -1)); // as it appears inside a JSON log line
+    },
+  };
+}
+
+function errorReplacer(_key: string, value: unknown): unknown {
+  if (value instanceof Error) {
+    return { name: value.name, message: value.message, stack: value.stack, cause: value.cause };
+  }
+  return value;
+}
+
+export const silentLogger: Logger = {
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+  registerSecret: () => undefined,
+};

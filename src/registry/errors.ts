@@ -1,0 +1,39 @@
+// Registry failures as typed errors: each says what went wrong, where, and what the admin can do.
+
+import { BridgeError, BridgeErrorInit } from '../errors';
+
+export class RegistryUnreachableError extends BridgeError {
+  constructor(init: BridgeErrorInit) {
+    super('REGISTRY_UNREACHABLE', { retryable: true, ...init });
+  }
+}
+
+export class RegistryTlsError extends BridgeError {
+  constructor(init: BridgeErrorInit) {
+    super('REGISTRY_TLS', init);
+  }
+}
+
+export class RegistryAuthError extends BridgeError {
+  constructor(init: BridgeErrorInit) {
+    super('REGISTRY_AUTH', init);
+  }
+}
+
+export class RegistryNotFoundError extends BridgeError {
+  constructor(init: BridgeErrorInit) {
+    super('REGISTRY_NOT_FOUND', init);
+  }
+}
+
+export class RegistryResponseError extends BridgeError {
+  constructor(init: BridgeErrorInit) {
+    super('REGISTRY_RESPONSE', init);
+  }
+}
+
+export class NotARegistryError extends BridgeError {
+  constructor(init: BridgeErrorInit) {
+    super('NOT_A_REGISTRY', init);
+  }
+}

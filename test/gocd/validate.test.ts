@@ -1,0 +1,72 @@
+import { configMap, sidecarApp } from '../support/sidecar-app';
+
+const VALID_REPOSITORY = { DOCKER_REGISTRY_URL: 'https://registry.example.com/v2/', DOCKER_REGISTRY_NAME: 'registry.example.com' };
+
+describe('validate-repository-configuration', () => {
+  const { call, log } = sidecarApp();
+  const validate = async (values: Record<string, string>) => {
+    const response = await call('validate-repository-configuration', { 'repository-configuration': configMap(values) });
+    expect(response.status).toBe(200);
+    return JSON.parse(response.text);
+  };
+
+  it('answers [] for a valid repository, with or without credentials', async () => {
+    expect(await validate(VALID_REPOSITORY)).toStrictEqual([]);
+    expect(await validate({ ...VALID_REPOSITORY, USERNAME: 'ci', PASSWORD: 'pw-1234' })).toStrictEqual([]);
+  });
+
+  it('reports every missing required key, treating absent like empty', async () => {
+    expect(await validate({ DOCKER_REGISTRY_NAME: '' })).toStrictEqual([
+      { key: 'DOCKER_REGISTRY_URL', message: 'required: the registry URL, e.g. https://registry.example.com/v2/' },
+      { key: 'DOCKER_REGISTRY_NAME', message: 'required: the registry as jobs name it in image references, e.g. registry.example.com:5000' },
+    ]);
+  });
+
+  it('explains a bad URL, a bad name, half credentials and an unknown key', async () => {
+    expect(
+      await validate({ DOCKER_REGISTRY_URL: 'ftp://x', DOCKER_REGISTRY_NAME: 'https://registry.example.com', PASSWORD: 'secret-pw', EXTRA: '1' }),
+    ).toStrictEqual([
+      { key: 'EXTRA', message: 'unknown setting "EXTRA"; this plugin understands DOCKER_REGISTRY_URL, DOCKER_REGISTRY_NAME, USERNAME, PASSWORD' },
+      { key: 'DOCKER_REGISTRY_URL', message: 'the registry URL "ftp://x" uses ftp, not http or https; use an https:// (or http://) URL' },
+      {
+        key: 'DOCKER_REGISTRY_NAME',
+        message: '"https://registry.example.com" is not a registry name; use host[:port] as in docker pull, without http:// (e.g. registry.example.com:5000)',
+      },
+      { key: 'USERNAME', message: 'required when a password is set' },
+    ]);
+    expect(log.lines.join('\n')).not.toContain('secret-pw');
+  });
+});
+
+describe('validate-package-configuration', () => {
+  const { call } = sidecarApp();
+  const validate = async (values: Record<string, string>) => {
+    const response = await call('validate-package-configuration', {
+      'repository-configuration': configMap(VALID_REPOSITORY),
+      'package-configuration': configMap(values),
+    });
+    expect(response.status).toBe(200);
+    return JSON.parse(response.text);
+  };
+
+  it('answers [] for a valid image and filter', async () => {
+    expect(await validate({ DOCKER_IMAGE: 'backends/database', DOCKER_TAG_FILTER: '^\\d+\\.\\d+$' })).toStrictEqual([]);
+    expect(await validate({ DOCKER_IMAGE: 'backends/database' })).toStrictEqual([]);
+  });
+
+  it('explains an invalid image name and an invalid regex', async () => {
+    expect(await validate({ DOCKER_IMAGE: 'Backends/Database', DOCKER_TAG_FILTER: '([' })).toStrictEqual([
+      { key: 'DOCKER_IMAGE', message: '"Backends/Database" is not a valid image name; image names are lower case: use "backends/database"' },
+      {
+        key: 'DOCKER_TAG_FILTER',
+        message:
+          'the tag filter "([" is not a valid regular expression (Invalid regular expression: /([/u: Unterminated character class); ' +
+          'fix the pattern (JavaScript regular expression syntax, e.g. ^v?\\d+\\.\\d+\\.\\d+$), or leave it empty to accept every tag',
+      },
+    ]);
+  });
+
+  it('requires the image', async () => {
+    expect(await validate({})).toStrictEqual([{ key: 'DOCKER_IMAGE', message: 'required: the image name without registry and tag, e.g. backends/database' }]);
+  });
+});

@@ -1,0 +1,121 @@
+import http from 'node:http';
+import {
+  NotARegistryError,
+  parseRegistryUrl,
+  RegistryAuthError,
+  RegistryClient,
+  RegistryNotFoundError,
+  RegistryUnreachableError,
+} from '../../src/registry';
+import { RecordedRequest, testDeps } from '../support/deps';
+import { freePort } from '../support/free-port';
+import { pushImage } from '../support/push-image';
+import { startRegistry, StartedRegistry } from '../support/registry-server';
+
+describe('RegistryClient against a plain registry', () => {
+  let registry: StartedRegistry;
+  let digest: string;
+
+  beforeAll(async () => {
+    registry = await startRegistry();
+    digest = await pushImage(registry, 'backends/database', ['1.9', '1.10', 'latest']);
+    await pushImage(registry, 'backends/database', ['2.0-rc1']);
+  });
+  afterAll(() => registry.stop());
+
+  const image = () => ({ endpoint: parseRegistryUrl(`${registry.url}/v2/`), repository: 'backends/database' });
+
+  it('pings anonymously', async () => {
+    const client = new RegistryClient(testDeps());
+    expect(await client.ping(image().endpoint)).toEqual({ auth: { scheme: 'none', hasCredentials: false }, apiVersionHeader: 'registry/2.0' });
+  });
+
+  it('lists every tag', async () => {
+    const client = new RegistryClient(testDeps());
+    const list = await client.listTags(image());
+    expect(list.tags.sort()).toEqual(['1.10', '1.9', '2.0-rc1', 'latest']);
+    expect(list.pages).toBe(1);
+  });
+
+  it('answers the digest of a tag with one HEAD', async () => {
+    const requests: RecordedRequest[] = [];
+    const client = new RegistryClient(testDeps(requests));
+    expect(await client.headManifest(image(), '1.10')).toEqual({ digest, mediaType: 'application/vnd.docker.distribution.manifest.v2+json' });
+    expect(requests.map((r) => r.method)).toEqual(['HEAD']);
+  });
+
+  it('reports an unknown image as not found, naming it', async () => {
+    const client = new RegistryClient(testDeps());
+    const promise = client.listTags({ ...image(), repository: 'no/such-image' });
+    await expect(promise).rejects.toThrow(RegistryNotFoundError);
+    await expect(promise).rejects.toThrow(/no\/such-image was not found while listing tags \(NAME_UNKNOWN/);
+  });
+});
+
+describe('RegistryClient against an htpasswd registry', () => {
+  const credentials = { username: 'ci-bot', password: 'pa55-word-for-tests' };
+  let registry: StartedRegistry;
+
+  beforeAll(async () => {
+    registry = await startRegistry({ htpasswd: credentials });
+    await pushImage({ ...registry, credentials }, 'team/app', ['1.0', '1.1']);
+  });
+  afterAll(() => registry.stop());
+
+  const endpoint = () => parseRegistryUrl(registry.url);
+
+  it('confirms good credentials by Basic authentication', async () => {
+    const client = new RegistryClient(testDeps());
+    expect((await client.ping(endpoint(), credentials)).auth).toEqual({ scheme: 'basic', hasCredentials: true });
+  });
+
+  it('asks for credentials when none are configured', async () => {
+    const client = new RegistryClient(testDeps());
+    const promise = client.ping(endpoint());
+    await expect(promise).rejects.toThrow(RegistryAuthError);
+    await expect(promise).rejects.toThrow(/requires a username and password/);
+  });
+
+  it('reports wrong credentials without revealing them', async () => {
+    const deps = testDeps();
+    const client = new RegistryClient(deps);
+    const wrong = { username: 'ci-bot', password: 'not-the-password' };
+    const error: RegistryAuthError = await client.listTags({ endpoint: endpoint(), repository: 'team/app', credentials: wrong }).catch((e) => e);
+    expect(error).toBeInstanceOf(RegistryAuthError);
+    expect(error.message).toMatch(/refused access to team\/app with the configured credentials/);
+    expect(`${error.message} ${error.fix}`).not.toContain('not-the-password');
+  });
+
+  it('authenticates up front once it has seen the host challenge', async () => {
+    const requests: RecordedRequest[] = [];
+    const client = new RegistryClient(testDeps(requests));
+    const image = { endpoint: endpoint(), repository: 'team/app', credentials };
+    expect((await client.listTags(image)).tags.sort()).toEqual(['1.0', '1.1']);
+    await client.listTags(image);
+    expect(requests.map((r) => r.status)).toEqual([401, 200, 200]);
+  });
+});
+
+describe('RegistryClient failures', () => {
+  it('names a refused connection', async () => {
+    const port = await freePort();
+    const client = new RegistryClient(testDeps());
+    const promise = client.ping(parseRegistryUrl(`http://127.0.0.1:${port}`));
+    await expect(promise).rejects.toThrow(RegistryUnreachableError);
+    await expect(promise).rejects.toThrow(`127.0.0.1:${port} refused the connection`);
+  });
+
+  it('says when a URL is not a V2 registry', async () => {
+    const server = http.createServer((_req, res) => res.writeHead(404).end('<html>not here</html>'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    try {
+      const client = new RegistryClient(testDeps());
+      const promise = client.ping(parseRegistryUrl(`http://127.0.0.1:${port}/v2/`));
+      await expect(promise).rejects.toThrow(NotARegistryError);
+      await expect(promise).rejects.toThrow(/answered HTTP 404, not the 200 of a Docker Registry V2 API/);
+    } finally {
+      server.close();
+    }
+  });
+});

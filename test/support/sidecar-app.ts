@@ -1,0 +1,32 @@
+import supertest from 'supertest';
+import { realFetch } from '../../src/deps';
+import { RegistryClient } from '../../src/registry';
+import { createApp } from '../../src/server';
+import { capturingLogger } from './deps';
+
+export const TEST_TOKEN = 'test-token-0123456789abcdef';
+export const FIXED_NOW = Date.parse('2026-03-02T08:00:12.345Z');
+
+/** The express app with real registry access, a fixed clock and a readable log. */
+export function sidecarApp() {
+  const log = capturingLogger();
+  const registry = new RegistryClient({ fetch: realFetch(), now: Date.now, log });
+  const app = createApp({ token: TEST_TOKEN, version: '0.0.0-test', context: { registry, log, now: () => FIXED_NOW }, log });
+  return {
+    app,
+    log,
+    /** POST one GoCD message the way the shim forwards it. */
+    call: (requestName: string, body?: unknown) => {
+      const request = supertest(app)
+        .post(`/gocd/package-repository/1.0/${requestName}`)
+        .set('Authorization', `Bearer ${TEST_TOKEN}`)
+        .set('Content-Type', 'application/json');
+      return body === undefined ? request.send('') : request.send(typeof body === 'string' ? body : JSON.stringify(body));
+    },
+  };
+}
+
+/** GoCD's configuration-map shape: {"KEY": {"value": "..."}}. */
+export function configMap(values: Record<string, string>): Record<string, { value: string }> {
+  return Object.fromEntries(Object.entries(values).map(([key, value]) => [key, { value }]));
+}
