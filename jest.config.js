@@ -7,4 +7,5 @@ module.exports = {
   // Integration tests start real registries and JVMs; two workers fit the 2-core machines.
   maxWorkers: 2,
   testTimeout: 60_000,
+  globalSetup: '<rootDir>/test/support/build-once.ts',
 };

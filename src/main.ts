@@ -2,7 +2,7 @@
 
 import { parseArgs } from 'node:util';
 import { version } from '../package.json';
-import { serve } from './server/serve';
+import { serve } from './server';
 
 const USAGE = `gocd-registry-bridge ${version}: Docker/OCI registry tags as GoCD package materials
 

@@ -1,4 +1,7 @@
-// The express app that serves GoCD calls forwarded by the Java shim. Imports gocd/; nothing imports it but cli/.
+// The express app that serves GoCD calls forwarded by the Java shim, and the `serve` command that runs it.
+// Imports gocd/; only main.ts imports it.
 
 export { createApp } from './app';
 export type { AppOptions } from './app';
+export { serve } from './serve';
+export type { ServeOptions } from './serve';

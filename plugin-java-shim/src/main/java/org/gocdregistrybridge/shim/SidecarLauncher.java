@@ -1,0 +1,199 @@
+package org.gocdregistrybridge.shim;
+
+import static org.gocdregistrybridge.shim.RegistryBridgePlugin.LOG;
+
+import java.io.*;
+import java.math.BigInteger;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.*;
+import java.security.*;
+import java.util.*;
+import java.util.concurrent.*;
+import java.util.function.Consumer;
+import java.util.regex.*;
+
+/** Starts one sidecar process as docs/sidecar-protocol.md ("Launch") describes and waits for its ready line. */
+final class SidecarLauncher {
+    static final String RESOURCE = "/sidecar/gocd-registry-bridge.js";
+    private static final Pattern NODE_MAJOR = Pattern.compile("^v([0-9]{1,4})\\.");
+    private static final SecureRandom RANDOM = new SecureRandom();
+
+    private final BridgeConfig config;
+
+    SidecarLauncher(BridgeConfig config) {
+        this.config = config;
+    }
+
+    Sidecar start() throws BridgeException, InterruptedException {
+        String node = findNode();
+        checkNodeVersion(node);
+        Path script = extractScript();
+        Process process;
+        try {
+            process = new ProcessBuilder(node, script.toString(), "serve", "--port", "0", "--token-stdin",
+                    "--exit-on-stdin-eof").start();
+        } catch (IOException e) {
+            throw nodeMissing("cannot run " + node + ": " + BridgeException.describe(e));
+        }
+        Sidecar sidecar = null;
+        try {
+            sidecar = handshake(process, newToken());
+            return sidecar;
+        } finally {
+            if (sidecar == null) {
+                Sidecar.stop(process);
+            }
+        }
+    }
+
+    private Sidecar handshake(Process process, String token) throws BridgeException, InterruptedException {
+        ArrayBlockingQueue<String> stderrTail = new ArrayBlockingQueue<>(5); // for the message if it dies before ready
+        Thread stderr = copyToLog("stderr", process.getErrorStream(), token, line -> {
+            while (!stderrTail.offer(line)) {
+                stderrTail.poll();
+            }
+        }, () -> { });
+        CompletableFuture<ReadyLine> ready = new CompletableFuture<>();
+        copyToLog("stdout", process.getInputStream(), token, line -> {
+            try {
+                ReadyLine.parse(line).ifPresent(ready::complete);
+            } catch (IllegalArgumentException e) {
+                ready.completeExceptionally(e);
+            }
+        }, () -> ready.completeExceptionally(new EOFException()));
+        try {
+            OutputStream stdin = process.getOutputStream(); // kept open: the sidecar exits at its EOF, i.e. with this JVM
+            stdin.write((token + "\n").getBytes(StandardCharsets.UTF_8));
+            stdin.flush();
+        } catch (IOException e) {
+            LOG.warn("sidecar: could not send the token (" + BridgeException.describe(e) + "); it has probably exited");
+        }
+        long timeout = config.startTimeout.getSeconds();
+        try {
+            ReadyLine line = ready.get(timeout, TimeUnit.SECONDS);
+            LOG.info("sidecar: version " + line.version + " ready on port " + line.port + " (pid " + line.pid + ")");
+            return new Sidecar(URI.create("http://127.0.0.1:" + line.port), token, process);
+        } catch (TimeoutException e) {
+            throw new BridgeException("the sidecar did not report ready within " + timeout + " s; raise "
+                    + BridgeConfig.START_TIMEOUT + " or see the plugin log");
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof IllegalArgumentException) {
+                throw new BridgeException("the sidecar printed a bad " + e.getCause().getMessage() + "; see the plugin log");
+            }
+            String exit = process.waitFor(2, TimeUnit.SECONDS) ? "exit code " + process.exitValue() : "still running";
+            stderr.join(1000); // so the tail holds its last lines
+            String tail = stderrTail.isEmpty() ? "none" : String.join(" | ", new ArrayList<>(stderrTail));
+            throw new BridgeException("the sidecar stopped before it was ready (" + exit + "; last stderr: " + tail
+                    + "); see the plugin log");
+        }
+    }
+
+    /** Copies a sidecar stream to the plugin log on a daemon thread, showing each line to observer first. */
+    private static Thread copyToLog(String name, InputStream stream, String token, Consumer<String> observer,
+            Runnable atEnd) {
+        Thread thread = new Thread(() -> {
+            try (BufferedReader reader = new BufferedReader(new InputStreamReader(stream, StandardCharsets.UTF_8))) {
+                for (String line = reader.readLine(); line != null; line = reader.readLine()) {
+                    String safe = line.replace(token, "<token>");
+                    observer.accept(safe);
+                    LOG.info("sidecar: " + safe);
+                }
+            } catch (IOException e) {
+                LOG.debug("sidecar: " + name + " closed: " + BridgeException.describe(e));
+            }
+            atEnd.run();
+        }, "gocd-registry-bridge-sidecar-" + name);
+        thread.setDaemon(true);
+        thread.start();
+        return thread;
+    }
+
+    private String findNode() throws BridgeException {
+        if (config.node != null) {
+            if (Files.isExecutable(Paths.get(config.node)) && !Files.isDirectory(Paths.get(config.node))) {
+                return config.node;
+            }
+            throw nodeMissing("not found at " + config.node + ", from " + BridgeConfig.NODE);
+        }
+        for (String dir : config.searchPath.split(File.pathSeparator)) {
+            for (String name : new String[] {"node", "node.exe"}) {
+                Path candidate = Paths.get(dir.isEmpty() ? "." : dir, name);
+                if (Files.isExecutable(candidate) && !Files.isDirectory(candidate)) {
+                    return candidate.toString();
+                }
+            }
+        }
+        throw nodeMissing("not found on PATH");
+    }
+
+    private void checkNodeVersion(String node) throws BridgeException, InterruptedException {
+        String output;
+        try {
+            Process process = new ProcessBuilder(node, "--version").redirectErrorStream(true).start();
+            process.getOutputStream().close();
+            if (!process.waitFor(config.startTimeout.getSeconds(), TimeUnit.SECONDS)) {
+                process.destroyForcibly();
+                throw nodeMissing(node + " --version did not answer");
+            }
+            output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
+        } catch (IOException e) {
+            throw nodeMissing("cannot run " + node + ": " + BridgeException.describe(e));
+        }
+        Matcher major = NODE_MAJOR.matcher(output);
+        if (!major.find() || Integer.parseInt(major.group(1)) < 20) {
+            throw nodeMissing("found " + (output.isEmpty() ? "no version" : output.split("\\R")[0]) + " at " + node);
+        }
+    }
+
+    private static BridgeException nodeMissing(String detail) {
+        return new BridgeException("Node.js 20+ not found on the GoCD server (" + detail + "); install it or set "
+                + BridgeConfig.NODE);
+    }
+
+    /** Copies the bundled sidecar to {@code <work dir>/<sha256>/}, renamed into place so concurrent JVMs never run half a file. */
+    private Path extractScript() throws BridgeException {
+        byte[] script;
+        try (InputStream in = SidecarLauncher.class.getResourceAsStream(RESOURCE)) {
+            if (in == null) {
+                throw new BridgeException("the plugin jar has no " + RESOURCE + "; build it with `npm run build`");
+            }
+            script = in.readAllBytes();
+        } catch (IOException e) {
+            throw new BridgeException("cannot read " + RESOURCE + " (" + BridgeException.describe(e) + "); reinstall the plugin");
+        }
+        String hash = sha256(script);
+        Path file = config.workDir.resolve(hash).resolve("gocd-registry-bridge.js");
+        try {
+            if (Files.isRegularFile(file) && Files.size(file) == script.length) {
+                return file; // only a complete copy ever gets this name, and the name holds its hash
+            }
+            Files.createDirectories(file.getParent());
+            Path temp = Files.createTempFile(file.getParent(), "gocd-registry-bridge", ".tmp");
+            try {
+                Files.move(Files.write(temp, script), file, StandardCopyOption.ATOMIC_MOVE);
+            } finally {
+                Files.deleteIfExists(temp);
+            }
+            return file;
+        } catch (IOException e) {
+            throw new BridgeException("cannot write the sidecar to " + file.getParent() + " (" + BridgeException.describe(e)
+                    + "); make it writable or set " + BridgeConfig.WORK_DIR);
+        }
+    }
+
+    private static String sha256(byte[] bytes) {
+        try {
+            return String.format("%064x", new BigInteger(1, MessageDigest.getInstance("SHA-256").digest(bytes)));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("every JDK has SHA-256", e);
+        }
+    }
+
+    /** 32 random bytes, URL-safe base64: sent on the sidecar's stdin only, never in argv, env or a log line. */
+    private static String newToken() {
+        byte[] bytes = new byte[32];
+        RANDOM.nextBytes(bytes);
+        return Base64.getUrlEncoder().withoutPadding().encodeToString(bytes);
+    }
+}

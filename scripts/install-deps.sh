@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what a fresh Debian machine lacks for building and testing, and nothing else:
+# Debian's docker-registry (the real registry the tests run), gradle 4.4.1, htpasswd, a JDK, pgrep; then npm ci.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+command -v docker-registry >/dev/null || missing+=(docker-registry)
+command -v gradle >/dev/null || missing+=(gradle)
+command -v htpasswd >/dev/null || missing+=(apache2-utils)
+command -v javac >/dev/null || missing+=(default-jdk-headless)
+command -v pgrep >/dev/null || missing+=(procps)
+if ((${#missing[@]} > 0)); then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "installing Debian packages: ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$node_major" -lt 20 ]; then
+  echo "Node.js 20 or newer is required (found: $(node --version 2>/dev/null || echo none))" >&2
+  exit 1
+fi
+
+# npm ci only when node_modules is missing or older than the lock file.
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
+fi
