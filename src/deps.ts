@@ -3,9 +3,10 @@
 
 import http from 'node:http';
 import https from 'node:https';
+import os from 'node:os';
 import fetch from 'node-fetch';
 import { createLogger, Logger, LogLevel } from './log';
-import type { FetchLike } from './registry';
+import { dockerConfigCredentials, FetchLike, RegistryDeps, runCredentialHelper } from './registry';
 
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
 
@@ -19,5 +20,23 @@ export function realLogger(env: NodeJS.ProcessEnv = process.env): Logger {
 export function realFetch(): FetchLike {
   const httpAgent = new http.Agent({ keepAlive: true });
   const httpsAgent = new https.Agent({ keepAlive: true });
-  return (url, init) => fetch(url, { ...init, agent: (parsed: URL) => (parsed.protocol === 'https:' ? httpsAgent : httpAgent) });
+  const byProtocol = (parsed: URL) => (parsed.protocol === 'https:' ? httpsAgent : httpAgent);
+  // A caller's own agent (a registry with its own CA) wins over the shared ones.
+  return (url, init) => fetch(url, { ...init, agent: init?.agent ?? byProtocol });
+}
+
+export function realRegistryDeps(log: Logger, env: NodeJS.ProcessEnv = process.env): RegistryDeps {
+  return {
+    fetch: realFetch(),
+    now: Date.now,
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    log,
+    fallbackCredentials: dockerConfigCredentials({
+      configDir: env.DOCKER_CONFIG,
+      homeDir: os.homedir(),
+      runHelper: runCredentialHelper,
+      now: Date.now,
+      log,
+    }),
+  };
 }

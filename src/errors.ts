@@ -17,12 +17,15 @@ export interface BridgeErrorInit {
   message: string;
   fix: string;
   retryable?: boolean;
+  /** The server's own hint (Retry-After) for when a retry may succeed. */
+  retryAfterMs?: number;
   cause?: unknown; // the low-level error, for the log only
 }
 
 export class BridgeError extends Error {
   readonly fix: string;
   readonly retryable: boolean;
+  readonly retryAfterMs?: number;
 
   constructor(
     readonly code: ErrorCode,
@@ -32,6 +35,7 @@ export class BridgeError extends Error {
     this.name = new.target.name;
     this.fix = init.fix;
     this.retryable = init.retryable ?? false;
+    this.retryAfterMs = init.retryAfterMs;
   }
 
   /** One line for GoCD: the cause, then what to do about it. */

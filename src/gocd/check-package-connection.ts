@@ -14,7 +14,7 @@ export const checkPackageConnection = defineHandler({
     return {
       status: 'success',
       messages: [
-        `${repository.endpoint.host}/${pkg.repository}: ${polled.tagsScanned} tags; ${filter}`,
+        `${repository.access.endpoint.host}/${pkg.repository}: ${polled.tagsScanned} tags; ${filter}`,
         `the newest tag is ${polled.tag} (${polled.manifest.digest})`,
       ],
     };

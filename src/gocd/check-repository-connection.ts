@@ -1,4 +1,4 @@
-import type { AuthOutcome } from '../registry';
+import type { PingResult } from '../registry';
 import { readRepositoryConfiguration, requireSettings } from './configuration';
 import { defineHandler } from './define-handler';
 import { repositoryRequestSchema } from './request-schemas';
@@ -9,21 +9,20 @@ export const checkRepositoryConnection = defineHandler({
   errorReply: 'connection-result',
   handle: async (request, ctx) => {
     const settings = requireSettings('package repository', readRepositoryConfiguration(request['repository-configuration'], ctx.log));
-    const { auth } = await ctx.registry.ping(settings.endpoint, settings.credentials);
+    const { endpoint, credentials } = settings.access;
+    const ping = await ctx.registry.ping(settings.access);
     return {
       status: 'success',
-      messages: [
-        `${settings.endpoint.host} answers the Docker Registry HTTP API V2 at ${settings.endpoint.baseUrl}/v2/`,
-        describeAuth(auth, settings.credentials?.username),
-      ],
+      messages: [`${endpoint.host} answers the Docker Registry HTTP API V2 at ${endpoint.baseUrl}/v2/`, describeAuth(ping, credentials?.username)],
     };
   },
 });
 
-function describeAuth(auth: AuthOutcome, username: string | undefined): string {
+function describeAuth({ auth, usedDockerConfig }: PingResult, username: string | undefined): string {
   if (auth.scheme === 'none') {
     return username ? 'the registry needs no authentication; the configured credentials were not needed' : 'anonymous access (the registry needs no authentication)';
   }
   const scheme = auth.scheme === 'basic' ? 'Basic authentication' : 'Bearer token authentication';
+  if (usedDockerConfig) return `${scheme}: credentials from the docker config of the user running GoCD were accepted`;
   return username ? `${scheme}: the credentials of user "${username}" were accepted` : `${scheme}: an anonymous token was issued`;
 }

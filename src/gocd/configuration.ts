@@ -4,10 +4,11 @@
 import { BridgeError } from '../errors';
 import type { Logger } from '../log';
 import {
-  Credentials,
+  ImageRef,
   InvalidReferenceError,
   parseRegistryUrl,
   parseRepositoryName,
+  RegistryAccess,
   RegistryEndpoint,
 } from '../registry';
 import { compileTagFilter, InvalidFilterError, TagPredicate } from '../selection';
@@ -20,10 +21,9 @@ export interface ValidationError {
 }
 
 export interface RepositorySettings {
-  endpoint: RegistryEndpoint;
+  access: RegistryAccess;
   /** As jobs use it in image references: registry.example.com:5000 */
   registryName: string;
-  credentials?: Credentials;
 }
 
 export interface PackageSettings {
@@ -87,9 +87,16 @@ export function readRepositoryConfiguration(map: ConfigurationMap, log: Logger):
   if (values.USERNAME !== '' && values.PASSWORD === '') {
     errors.push({ key: 'PASSWORD', message: 'required when a username is set (for tokens, enter the token here)' });
   }
+  if (values.TLS_CA_FILE !== '' && !values.TLS_CA_FILE.startsWith('/') && !/^[A-Za-z]:[\\/]/.test(values.TLS_CA_FILE)) {
+    errors.push({ key: 'TLS_CA_FILE', message: `"${values.TLS_CA_FILE}" is not an absolute path; enter the full path of a PEM file on the GoCD server` });
+  }
+  if (!['', 'true', 'false'].includes(values.TLS_SKIP_VERIFY.toLowerCase())) {
+    errors.push({ key: 'TLS_SKIP_VERIFY', message: `"${values.TLS_SKIP_VERIFY}" is not true or false; leave it empty (false) unless the registry's certificate cannot be verified` });
+  }
   if (errors.length > 0 || !endpoint) return { errors };
   const credentials = values.USERNAME !== '' ? { username: values.USERNAME, password: values.PASSWORD } : undefined;
-  return { settings: { endpoint, registryName, credentials }, errors: [] };
+  const tls = { caFile: values.TLS_CA_FILE || undefined, isInsecure: values.TLS_SKIP_VERIFY.toLowerCase() === 'true' };
+  return { settings: { access: { endpoint, credentials, tls }, registryName }, errors: [] };
 }
 
 export function readPackageConfiguration(map: ConfigurationMap, endpoint: RegistryEndpoint | undefined): Read<PackageSettings> {
@@ -134,6 +141,10 @@ export function requirePackageSettings(
   log: Logger,
 ): { repository: RepositorySettings; pkg: PackageSettings } {
   const repository = requireSettings('package repository', readRepositoryConfiguration(request['repository-configuration'], log));
-  const pkg = requireSettings('package', readPackageConfiguration(request['package-configuration'], repository.endpoint));
+  const pkg = requireSettings('package', readPackageConfiguration(request['package-configuration'], repository.access.endpoint));
   return { repository, pkg };
+}
+
+export function imageRef(repository: RepositorySettings, pkg: PackageSettings): ImageRef {
+  return { ...repository.access, repository: pkg.repository };
 }

@@ -2,9 +2,9 @@
 // and HEAD it for the digest. A registry failure is an error, never "no tags" (spec registry-v2.md §8).
 
 import { BridgeError } from '../errors';
-import type { ImageRef, ManifestDigest } from '../registry';
+import type { ManifestDigest } from '../registry';
 import { compareNatural, pickGreatest } from '../selection';
-import type { PackageSettings, RepositorySettings } from './configuration';
+import { imageRef, PackageSettings, RepositorySettings } from './configuration';
 import type { GoCdContext } from './context';
 
 export interface PolledTag {
@@ -21,18 +21,17 @@ export class NoMatchingTagError extends BridgeError {
 }
 
 const EXAMPLE_TAGS = 5;
-
-export function imageRef(repository: RepositorySettings, pkg: PackageSettings): ImageRef {
-  return { endpoint: repository.endpoint, repository: pkg.repository, credentials: repository.credentials };
-}
+// One poll (tag walk, HEAD, metadata) must end before the shim gives up at 60 s, so GoCD shows our error.
+const POLL_BUDGET_MS = 50_000;
 
 export async function pollLatestTag(repository: RepositorySettings, pkg: PackageSettings, ctx: GoCdContext): Promise<PolledTag> {
   const image = imageRef(repository, pkg);
-  const { tags } = await ctx.registry.listTags(image);
+  const call = { deadlineMs: ctx.registry.deadlineIn(POLL_BUDGET_MS) };
+  const { tags } = await ctx.registry.listTags(image, call);
   const matching = tags.filter(pkg.acceptsTag);
   const tag = pickGreatest(matching, compareNatural);
   if (tag === undefined) {
-    const where = `${repository.endpoint.host}/${pkg.repository}`;
+    const where = `${image.endpoint.host}/${pkg.repository}`;
     const examples = [...tags].sort(compareNatural).reverse().slice(0, EXAMPLE_TAGS);
     throw tags.length === 0
       ? new NoMatchingTagError(`${where} has no tags yet`, 'push a tag to the image; GoCD keeps asking and picks it up then')
@@ -41,6 +40,6 @@ export async function pollLatestTag(repository: RepositorySettings, pkg: Package
           'fix DOCKER_TAG_FILTER on the package; the pattern may match anywhere in the tag unless anchored with ^…$',
         );
   }
-  const manifest = await ctx.registry.headManifest(image, tag);
+  const manifest = await ctx.registry.headManifest(image, tag, call);
   return { tag, manifest, tagsScanned: tags.length, tagsMatching: matching.length };
 }

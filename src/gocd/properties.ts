@@ -26,6 +26,8 @@ export const REPOSITORY_PROPERTIES = {
   USERNAME: declare('Username', 2, { required: false, identity: false }),
   // Secure properties are still exported to every job as GO_REPO_<M>_PASSWORD (masked in logs only): spec §5.
   PASSWORD: declare('Password or access token', 3, { required: false, identity: false, secure: true }),
+  TLS_CA_FILE: declare('CA certificate file (PEM) on the GoCD server, for a private CA', 4, { required: false, identity: false }),
+  TLS_SKIP_VERIFY: declare('Skip TLS certificate verification (true/false; insecure)', 5, { required: false, identity: false }),
 } as const;
 
 export const PACKAGE_PROPERTIES = {

@@ -8,6 +8,6 @@ export const validatePackageConfiguration = defineHandler({
   errorReply: 'plain-text',
   handle: async (request, ctx) => {
     const repository = readRepositoryConfiguration(request['repository-configuration'], ctx.log).settings;
-    return readPackageConfiguration(request['package-configuration'], repository?.endpoint).errors;
+    return readPackageConfiguration(request['package-configuration'], repository?.access.endpoint).errors;
   },
 });

@@ -27,8 +27,12 @@ export class RegistryNotFoundError extends BridgeError {
 }
 
 export class RegistryResponseError extends BridgeError {
-  constructor(init: BridgeErrorInit) {
+  /** The HTTP status, when the failure was one. */
+  readonly status?: number;
+
+  constructor(init: BridgeErrorInit & { status?: number }) {
     super('REGISTRY_RESPONSE', init);
+    this.status = init.status;
   }
 }
 

@@ -4,8 +4,12 @@
 export { parseRegistryUrl, parseRepositoryName, isValidTag, InvalidReferenceError } from './reference';
 export type { RegistryEndpoint } from './reference';
 export { RegistryClient, REGISTRY_CLIENT_DEFAULTS } from './client';
-export type { ImageRef, PingResult, TagList, ManifestDigest, RegistryClientOptions } from './client';
-export type { Credentials, FetchLike, RegistryDeps, AuthOutcome } from './transport';
+export type { CallOptions, PingResult, RegistryClientOptions } from './client';
+export type { ImageRef, ImageMetadata, ManifestDigest } from './manifests';
+export type { TagList } from './tags';
+export type { AuthOutcome, Credentials, FetchLike, RegistryAccess, RegistryDeps, RegistryEvent, TlsSettings } from './transport';
+export { dockerConfigCredentials, runCredentialHelper } from './docker-config';
+export type { DockerConfigSource } from './docker-config';
 export {
   RegistryAuthError,
   RegistryNotFoundError,

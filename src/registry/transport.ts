@@ -1,25 +1,46 @@
-// One authenticated request to a registry: ping-free auth on the first 401 (Basic or Bearer, spec registry-v2.md
-// §4), a token cache keyed by realm/service/scope/credentials, one retry with the new challenge, a per-request
-// timeout, and network failures turned into errors that name the cause.
+// One registry request, done right (spec registry-v2.md §4, §7, §8): authentication on demand (Basic or Bearer,
+// challenge remembered per host so later requests authenticate up front), a token cache keyed by
+// realm/service/scope/credentials with single-flight, one retry with the new challenge after a 401, retries of
+// transient failures with Retry-After honoured, a per-host concurrency cap, an overall deadline, a response size
+// cap, per-registry TLS trust, and every status turned into an error that names cause and fix.
 
 import { createHash } from 'node:crypto';
-import type { RequestInit, Response } from 'node-fetch';
+import { readFile } from 'node:fs/promises';
+import https from 'node:https';
+import { isIP } from 'node:net';
+import { rootCertificates } from 'node:tls';
+import { Semaphore } from 'async-mutex';
+import type { Headers, RequestInit, Response } from 'node-fetch';
 import type { Logger } from '../log';
 import { Challenge, parseWwwAuthenticate, preferredChallenge } from './challenge';
 import {
   RegistryAuthError,
+  RegistryNotFoundError,
   RegistryResponseError,
   RegistryTlsError,
   RegistryUnreachableError,
 } from './errors';
 import type { RegistryEndpoint } from './reference';
+import { deadlineExceeded, parseRetryAfter, RETRY_DEFAULTS, RetryOptions, withRetry } from './retry';
 
 export type FetchLike = (url: string, init?: RequestInit) => Promise<Response>;
+
+/** What the registry client reports as it works; server/ turns these into metrics. */
+export type RegistryEvent =
+  | { type: 'request'; host: string; method: string; status: number } // status 0: no answer (network error)
+  | { type: 'retry'; host: string; reason: string }
+  | { type: 'token'; host: string }
+  | { type: 'cache'; cache: 'tags' | 'metadata'; hit: boolean }
+  | { type: 'rate-limit'; host: string; limit: number; remaining: number; windowS?: number };
 
 export interface RegistryDeps {
   fetch: FetchLike;
   now(): number;
+  sleep(ms: number): Promise<void>;
   log: Logger;
+  observe?(event: RegistryEvent): void;
+  /** Where credentials come from when a repository has none of its own (the GoCD user's docker config). */
+  fallbackCredentials?: { lookup(endpoint: RegistryEndpoint): Promise<Credentials | undefined> };
 }
 
 export interface Credentials {
@@ -27,30 +48,55 @@ export interface Credentials {
   readonly password: string;
 }
 
+export interface TlsSettings {
+  /** PEM file of CAs to trust for this registry, besides the system's. */
+  caFile?: string;
+  /** Skip certificate verification: only when the admin explicitly asked for it. */
+  isInsecure?: boolean;
+}
+
+/** How to reach one registry: where, as whom, trusting what. */
+export interface RegistryAccess {
+  endpoint: RegistryEndpoint;
+  credentials?: Credentials;
+  tls?: TlsSettings;
+}
+
 export interface TransportOptions {
-  requestTimeoutMs: number; // 30 s: a registry slower than that is down for GoCD's purposes, and GoCD itself never times out
+  requestTimeoutMs: number; // 30 s: one request slower than that is a failing registry
+  maxResponseBytes: number; // 64 MiB: a 1000-tag page is ~30 KiB; anything near this is not a registry answer
+  maxConcurrentPerHost: number; // 4: bursts make GHCR answer 429; 2-3 per host is what regclient and wud settled on
+  retry: RetryOptions;
 }
 
-export const TRANSPORT_DEFAULTS: TransportOptions = { requestTimeoutMs: 30_000 };
-
-// Token servers must not issue shorter tokens (distribution auth/token.md); regclient/containers-image clamp too.
-const MIN_TOKEN_LIFETIME_S = 60;
-// Renew a little early so a token does not expire between the cache check and the registry's own check.
-const TOKEN_RENEW_EARLY_MS = 5_000;
-
-interface CachedToken {
-  value: string;
-  expiresAtMs: number;
-}
+export const TRANSPORT_DEFAULTS: TransportOptions = {
+  requestTimeoutMs: 30_000,
+  maxResponseBytes: 64 * 1024 * 1024,
+  maxConcurrentPerHost: 4,
+  retry: RETRY_DEFAULTS,
+};
 
 export interface RegistryRequest {
   method: 'GET' | 'HEAD';
   url: string;
-  endpoint: RegistryEndpoint;
+  access: RegistryAccess;
   /** `repository:<name>:pull` when the call reads a repository; absent for the ping. */
   scope?: string;
-  credentials?: Credentials;
   headers?: Record<string, string>;
+  /** For messages: what was being read, e.g. "the tag list of team/app". */
+  subject: string;
+  /** Absolute epoch ms; no attempt starts after it. */
+  deadlineMs: number;
+  /** Blob downloads may redirect to a CDN; everything else must answer directly. */
+  followRedirect?: boolean;
+}
+
+/** A registry answer with its body read in full (so a truncated body can be retried like a reset). */
+export interface RegistryResponse {
+  status: number;
+  headers: Headers;
+  body: Buffer;
+  url: string;
 }
 
 export interface AuthOutcome {
@@ -58,136 +104,332 @@ export interface AuthOutcome {
   hasCredentials: boolean;
 }
 
+// Token servers must not issue shorter tokens (distribution auth/token.md); regclient/containers-image clamp too.
+const MIN_TOKEN_LIFETIME_S = 60;
+// Renew a little early so a token does not expire between the cache check and the registry's own check.
+const TOKEN_RENEW_EARLY_MS = 5_000;
+const RETRYABLE_STATUS = new Set([408, 429, 502, 503, 504]);
+const MAX_REDIRECTS = 3;
+
+interface CachedToken {
+  value: string;
+  expiresAtMs: number;
+}
+
 export class RegistryTransport {
   private readonly tokens = new Map<string, CachedToken>();
-  /** The last challenge each host sent, so later requests authenticate up front instead of collecting a 401 first. */
+  private readonly tokensInFlight = new Map<string, Promise<CachedToken>>();
+  /** The last challenge each host sent, so later requests authenticate up front instead of collecting a 401. */
   private readonly challenges = new Map<string, Challenge>();
+  private readonly semaphores = new Map<string, Semaphore>();
+  private readonly agents = new Map<string, Promise<https.Agent>>();
+  private readonly warningsSeen = new Set<string>();
 
   constructor(
     private readonly deps: RegistryDeps,
     private readonly options: TransportOptions = TRANSPORT_DEFAULTS,
   ) {}
 
-  /** Sends the request, authenticating as the registry demands; answers the final response (any status but 401). */
-  async send(request: RegistryRequest): Promise<{ response: Response; auth: AuthOutcome }> {
-    const known = this.challenges.get(request.endpoint.host);
-    let authorization = known ? await this.authorize(known, request) : undefined;
-    let response = await this.fetchOnce(request, authorization);
+  /** The request, authenticated and retried as needed; answers a 2xx response or throws a typed error. */
+  async send(request: RegistryRequest): Promise<{ response: RegistryResponse; auth: AuthOutcome }> {
+    return this.retrying(request, async () => {
+      const response = await this.authenticated(request);
+      return { response, auth: this.authOutcome(request) };
+    });
+  }
+
+  /** Like send, and `read` runs inside the retry too: a body that fails to parse is retried like a reset. */
+  async read<T>(request: RegistryRequest, read: (response: RegistryResponse) => T): Promise<T> {
+    return this.retrying(request, async () => read(await this.authenticated(request)));
+  }
+
+  private retrying<T>(request: RegistryRequest, attempt: () => Promise<T>): Promise<T> {
+    const host = new URL(request.url).host;
+    return withRetry(request.subject, attempt, {
+      options: this.options.retry,
+      sleep: this.deps.sleep,
+      now: this.deps.now,
+      log: this.deps.log,
+      deadlineMs: request.deadlineMs,
+      onRetry: (error) => this.deps.observe?.({ type: 'retry', host, reason: error.code }),
+    });
+  }
+
+  private authOutcome(request: RegistryRequest): AuthOutcome {
+    const scheme = this.challenges.get(request.access.endpoint.host)?.scheme;
+    return { scheme: scheme === 'basic' || scheme === 'bearer' ? scheme : 'none', hasCredentials: request.access.credentials !== undefined };
+  }
+
+  private async authenticated(request: RegistryRequest): Promise<RegistryResponse> {
+    const host = request.access.endpoint.host;
+    const known = this.challenges.get(host);
+    let response = await this.fetchFollowing(request, known ? await this.authorize(known, request) : undefined);
     if (response.status === 401) {
       const challenge = preferredChallenge(parseWwwAuthenticate(response.headers.get('www-authenticate') ?? ''));
-      await drain(response);
       if (!challenge) {
         throw new RegistryAuthError({
-          message: `${request.endpoint.host} answered 401 to ${request.method} ${redactUrl(request.url)} without a usable WWW-Authenticate challenge`,
+          message: `${host} answered 401 to ${request.method} ${redactUrl(request.url)} without a usable WWW-Authenticate challenge`,
           fix: 'check that the URL points at the registry itself and not at a login page or proxy',
         });
       }
-      this.challenges.set(request.endpoint.host, challenge);
-      this.forgetToken(challenge, request);
-      authorization = await this.authorize(challenge, request);
-      response = await this.fetchOnce(request, authorization);
-      if (response.status === 401) {
-        await drain(response);
-        throw rejected(request, challenge.scheme);
-      }
+      this.challenges.set(host, challenge);
+      this.tokens.delete(tokenCacheKey(challenge, request)); // the registry no longer accepts it
+      response = await this.fetchFollowing(request, await this.authorize(challenge, request));
+      if (response.status === 401) throw rejected(request, challenge.scheme);
     }
-    const scheme = this.challenges.get(request.endpoint.host)?.scheme;
-    return {
-      response,
-      auth: {
-        scheme: scheme === 'basic' || scheme === 'bearer' ? scheme : 'none',
-        hasCredentials: request.credentials !== undefined,
-      },
-    };
+    return checkStatus(response, request, this.deps.now());
   }
 
   private async authorize(challenge: Challenge, request: RegistryRequest): Promise<string> {
     if (challenge.scheme === 'basic') {
-      if (!request.credentials) {
+      if (!request.access.credentials) {
         throw new RegistryAuthError({
-          message: `${request.endpoint.host} requires a username and password (Basic authentication)`,
+          message: `${request.access.endpoint.host} requires a username and password (Basic authentication)`,
           fix: 'set Username and Password on the package repository',
         });
       }
-      return basicAuthorization(request.credentials);
+      return basicAuthorization(request.access.credentials);
     }
     if (challenge.scheme === 'bearer') return `Bearer ${await this.bearerToken(challenge, request)}`;
     throw new RegistryAuthError({
-      message: `${request.endpoint.host} asks for "${challenge.scheme}" authentication, which the bridge does not speak`,
+      message: `${request.access.endpoint.host} asks for "${challenge.scheme}" authentication, which the bridge does not speak`,
       fix: 'use a registry that offers Bearer or Basic authentication (the Docker Registry V2 schemes)',
     });
   }
 
+  /** N concurrent polls of one repository fetch one token (single-flight), then share it until it expires. */
   private async bearerToken(challenge: Challenge, request: RegistryRequest): Promise<string> {
     const key = tokenCacheKey(challenge, request);
     const cached = this.tokens.get(key);
     if (cached && cached.expiresAtMs - TOKEN_RENEW_EARLY_MS > this.deps.now()) return cached.value;
+    let pending = this.tokensInFlight.get(key);
+    if (!pending) {
+      pending = this.fetchToken(challenge, request).finally(() => this.tokensInFlight.delete(key));
+      this.tokensInFlight.set(key, pending);
+    }
+    const token = await pending;
+    this.tokens.set(key, token);
+    return token.value;
+  }
 
+  private async fetchToken(challenge: Challenge, request: RegistryRequest): Promise<CachedToken> {
+    const { endpoint, credentials } = request.access;
     const realm = resolveRealm(challenge, request);
     if (challenge.params.service) realm.searchParams.append('service', challenge.params.service);
     if (request.scope) realm.searchParams.append('scope', request.scope);
     const headers: Record<string, string> = { Accept: 'application/json' };
-    if (request.credentials) {
-      headers.Authorization = basicAuthorization(request.credentials);
-      realm.searchParams.append('account', request.credentials.username);
+    if (credentials) {
+      headers.Authorization = basicAuthorization(credentials);
+      realm.searchParams.append('account', credentials.username);
     }
-    const tokenRequest: RegistryRequest = { method: 'GET', url: realm.toString(), endpoint: request.endpoint, headers };
-    const response = await this.fetchOnce(tokenRequest, headers.Authorization);
+    const tokenRequest: RegistryRequest = { ...request, method: 'GET', url: realm.toString(), headers, subject: `a token from ${realm.host}` };
+    const response = await this.fetchFollowing(tokenRequest, headers.Authorization);
+    this.deps.observe?.({ type: 'token', host: endpoint.host });
     if (response.status === 401 || response.status === 403) {
-      await drain(response);
       throw new RegistryAuthError({
-        message: request.credentials
-          ? `the token service of ${request.endpoint.host} (${realm.host}) refused the username and password (HTTP ${response.status})`
-          : `the token service of ${request.endpoint.host} (${realm.host}) refused an anonymous token (HTTP ${response.status})`,
-        fix: request.credentials
+        message: credentials
+          ? `the token service of ${endpoint.host} (${realm.host}) refused the username and password (HTTP ${response.status})`
+          : `the token service of ${endpoint.host} (${realm.host}) refused an anonymous token (HTTP ${response.status})`,
+        fix: credentials
           ? 'check Username and Password on the package repository (some registries want an access token as the password)'
           : 'set Username and Password on the package repository',
       });
     }
-    if (!response.ok) {
-      await drain(response);
-      throw new RegistryResponseError({
-        message: `the token service of ${request.endpoint.host} (${realm.host}) answered HTTP ${response.status}`,
-        fix: 'retry later; if it persists, check the registry and its token service',
-        retryable: response.status >= 500,
-      });
-    }
-    const body = await readJson(response, `the token service of ${request.endpoint.host}`);
+    const body = parseJson(checkStatus(response, tokenRequest, this.deps.now()), `the token service of ${endpoint.host}`);
     const token = tokenFrom(body);
     if (!token) {
       throw new RegistryResponseError({
-        message: `the token service of ${request.endpoint.host} answered without a token`,
+        message: `the token service of ${endpoint.host} answered without a token`,
         fix: 'check that the registry URL is right; the token service sent neither "token" nor "access_token"',
       });
     }
     this.deps.log.registerSecret(token);
-    this.tokens.set(key, { value: token, expiresAtMs: this.deps.now() + tokenLifetimeS(body) * 1000 });
-    return token;
+    return { value: token, expiresAtMs: tokenExpiry(body, this.deps.now()) };
   }
 
-  private forgetToken(challenge: Challenge, request: RegistryRequest): void {
-    this.tokens.delete(tokenCacheKey(challenge, request));
-  }
-
-  private async fetchOnce(request: RegistryRequest, authorization: string | undefined): Promise<Response> {
-    const headers: Record<string, string> = { 'User-Agent': 'gocd-registry-bridge', ...request.headers };
-    if (authorization) headers.Authorization = authorization;
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), this.options.requestTimeoutMs);
-    try {
-      // Redirects are followed by hand nowhere yet; registries redirect only blob downloads, which come later.
-      return await this.deps.fetch(request.url, {
-        method: request.method,
-        headers,
-        redirect: 'manual',
-        signal: controller.signal as RequestInit['signal'],
-      });
-    } catch (err) {
-      throw networkError(err, request, this.options.requestTimeoutMs);
-    } finally {
-      clearTimeout(timer);
+  /** One HTTP exchange; a blob's redirect to a CDN is followed without our Authorization on another host. */
+  private async fetchFollowing(request: RegistryRequest, authorization: string | undefined): Promise<RegistryResponse> {
+    let url = request.url;
+    let auth = authorization;
+    for (let hops = 0; ; hops += 1) {
+      const response = await this.fetchOnce({ ...request, url }, auth);
+      const location = response.headers.get('location');
+      if (!request.followRedirect || response.status < 300 || response.status >= 400 || !location || hops >= MAX_REDIRECTS) return response;
+      const next = new URL(location, url);
+      if (next.protocol !== 'https:' && next.protocol !== 'http:') return response;
+      if (next.host !== new URL(url).host) auth = undefined; // GGCR bearer.go: never hand the registry's token to a CDN
+      url = next.toString();
     }
   }
+
+  private async fetchOnce(request: RegistryRequest, authorization: string | undefined): Promise<RegistryResponse> {
+    const target = new URL(request.url);
+    const remainingMs = request.deadlineMs - this.deps.now();
+    if (remainingMs <= 0) throw deadlineExceeded(`reading ${request.subject}`, this.options.requestTimeoutMs);
+    const timeoutMs = Math.min(this.options.requestTimeoutMs, remainingMs);
+    const headers: Record<string, string> = { 'User-Agent': 'gocd-registry-bridge', ...request.headers };
+    if (authorization) headers.Authorization = authorization;
+    const agent = target.protocol === 'https:' ? await this.agentFor(request.access) : undefined;
+    const semaphore = this.semaphoreFor(target.host);
+    return semaphore.runExclusive(async () => {
+      let response: Response;
+      let body: Buffer;
+      try {
+        response = await this.deps.fetch(request.url, {
+          method: request.method,
+          headers,
+          redirect: 'manual',
+          size: this.options.maxResponseBytes,
+          signal: AbortSignal.timeout(timeoutMs) as RequestInit['signal'],
+          ...(agent ? { agent } : {}),
+        });
+        body = request.method === 'HEAD' ? Buffer.alloc(0) : Buffer.from(await response.arrayBuffer());
+      } catch (err) {
+        this.deps.observe?.({ type: 'request', host: target.host, method: request.method, status: 0 });
+        throw networkError(err, request, timeoutMs, this.options.maxResponseBytes);
+      }
+      this.deps.observe?.({ type: 'request', host: target.host, method: request.method, status: response.status });
+      this.noticeHeaders(target.host, response.headers);
+      return { status: response.status, headers: response.headers, body, url: request.url };
+    });
+  }
+
+  private semaphoreFor(host: string): Semaphore {
+    let semaphore = this.semaphores.get(host);
+    if (!semaphore) {
+      semaphore = new Semaphore(this.options.maxConcurrentPerHost);
+      this.semaphores.set(host, semaphore);
+    }
+    return semaphore;
+  }
+
+  /** One keep-alive agent per trust setting; undefined (the default agent) when nothing special is configured. */
+  private async agentFor(access: RegistryAccess): Promise<https.Agent | undefined> {
+    const { caFile, isInsecure = false } = access.tls ?? {};
+    if (!caFile && !isInsecure) return undefined;
+    const key = `${caFile ?? ''}\n${isInsecure}`;
+    let agent = this.agents.get(key);
+    if (!agent) {
+      agent = createAgent(caFile, isInsecure, access.endpoint.host);
+      this.agents.set(key, agent);
+      agent.catch(() => this.agents.delete(key)); // a fixed CA file is read again on the next poll
+    }
+    return agent;
+  }
+
+  /** Docker Hub's rate-limit headers go to metrics; registry Warning headers are logged once each. */
+  private noticeHeaders(host: string, headers: Headers): void {
+    const limit = parseRateLimit(headers.get('ratelimit-limit'));
+    const remaining = parseRateLimit(headers.get('ratelimit-remaining'));
+    if (limit && remaining) this.deps.observe?.({ type: 'rate-limit', host, limit: limit.count, remaining: remaining.count, windowS: limit.windowS });
+    const warning = headers.get('warning');
+    if (warning && !this.warningsSeen.has(`${host}\n${warning}`)) {
+      this.warningsSeen.add(`${host}\n${warning}`);
+      this.deps.log.warn('registry warning', { host, warning });
+    }
+  }
+}
+
+async function createAgent(caFile: string | undefined, isInsecure: boolean, host: string): Promise<https.Agent> {
+  let ca: Buffer | undefined;
+  if (caFile) {
+    try {
+      ca = await readFile(caFile);
+    } catch (err) {
+      throw new RegistryTlsError({
+        message: `cannot read the CA file ${caFile} configured for ${host} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+        fix: 'put the registry\'s CA certificate (PEM) at that path on the GoCD server, readable by the GoCD user',
+        cause: err,
+      });
+    }
+  }
+  // The system CAs stay trusted next to the configured ones: a registry may move to a public certificate.
+  return new https.Agent({ keepAlive: true, ca: ca ? [...rootCertificates, ca.toString()] : undefined, rejectUnauthorized: !isInsecure });
+}
+
+/** Maps every non-2xx answer (after authentication) to an error that says what failed and what to do. */
+function checkStatus(response: RegistryResponse, request: RegistryRequest, nowMs: number): RegistryResponse {
+  const { status } = response;
+  if (status >= 200 && status < 300) return response;
+  const host = new URL(request.url).host;
+  const detail = registryErrorDetail(response.body);
+  if (status === 403) {
+    throw new RegistryAuthError({
+      message: `${host} denied access to ${request.subject} (HTTP 403${detail})`,
+      fix: 'give the configured user pull rights on this repository',
+    });
+  }
+  if (status === 404) {
+    throw new RegistryNotFoundError({
+      message: `${request.subject} was not found on ${host} (HTTP 404${detail})`,
+      fix: 'check the image name (on Docker Hub, official images live under library/); the registry does not know it',
+    });
+  }
+  if (status === 429) {
+    const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), nowMs);
+    const quota = describeRateLimit(response.headers);
+    throw new RegistryResponseError({
+      message: `${host} is rate-limiting us (HTTP 429${detail}) while reading ${request.subject}${quota}${retryAfterMs === undefined ? '' : `; it asks to retry after ${Math.ceil(retryAfterMs / 1000)} s`}`,
+      fix: 'poll less often or authenticate (Docker Hub gives authenticated users a higher pull limit)',
+      retryable: true,
+      retryAfterMs,
+      status,
+    });
+  }
+  if (status >= 300 && status < 400) {
+    throw new RegistryResponseError({
+      message: `${host} redirected ${request.method} ${redactUrl(request.url)} to ${response.headers.get('location') ?? 'nowhere'}`,
+      fix: 'use the URL the registry redirects to as the registry URL',
+      status,
+    });
+  }
+  throw new RegistryResponseError({
+    message: `${host} answered HTTP ${status} while reading ${request.subject}${detail}`,
+    fix: status >= 500 ? 'the registry is failing; GoCD retries the poll later by itself' : 'check the registry URL and image name',
+    retryable: RETRYABLE_STATUS.has(status),
+    retryAfterMs: parseRetryAfter(response.headers.get('retry-after'), nowMs),
+    status,
+  });
+}
+
+export function parseJson(response: RegistryResponse, what: string): unknown {
+  const text = response.body.toString('utf8');
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new RegistryResponseError({
+      message: `${what} answered with malformed JSON (${response.body.length} bytes: ${JSON.stringify(text.slice(0, 80))})`,
+      fix: 'check that the URL points at a Docker Registry V2 API; if it does, the registry or a proxy is cutting responses short',
+      retryable: true, // a body cut short by a proxy or a reset usually comes whole on the next try
+      cause: err,
+    });
+  }
+}
+
+/** The registry's own error code and message, when its body is the spec's {"errors":[…]} shape. */
+function registryErrorDetail(body: Buffer): string {
+  try {
+    const first = (JSON.parse(body.toString('utf8')) as { errors?: Array<{ code?: unknown; message?: unknown }> }).errors?.[0];
+    if (first && typeof first.code === 'string') return `, ${first.code}${typeof first.message === 'string' ? `: ${first.message}` : ''}`;
+  } catch {
+    // not JSON (Quay sends HTML 429s): the status says enough
+  }
+  return '';
+}
+
+/** `100;w=21600` → 100 requests per 21600 s (Docker Hub; regclient setRateLimit). */
+function parseRateLimit(header: string | null): { count: number; windowS?: number } | undefined {
+  const match = header ? /^\s*(\d+)(?:\s*;\s*w=(\d+))?/.exec(header) : null;
+  if (!match) return undefined;
+  return { count: Number(match[1]), windowS: match[2] === undefined ? undefined : Number(match[2]) };
+}
+
+function describeRateLimit(headers: Headers): string {
+  const limit = parseRateLimit(headers.get('ratelimit-limit'));
+  const remaining = parseRateLimit(headers.get('ratelimit-remaining'));
+  if (!limit || !remaining) return '';
+  const window = limit.windowS ? ` per ${Math.round(limit.windowS / 3600)} h` : '';
+  return `; pull limit ${limit.count}${window}, ${remaining.count} left`;
 }
 
 function basicAuthorization(credentials: Credentials): string {
@@ -195,14 +437,17 @@ function basicAuthorization(credentials: Credentials): string {
 }
 
 function tokenCacheKey(challenge: Challenge, request: RegistryRequest): string {
-  const identity = request.credentials
-    ? createHash('sha256').update(`${request.credentials.username}\0${request.credentials.password}`).digest('hex')
-    : 'anonymous';
+  const { credentials } = request.access;
+  const identity = credentials ? createHash('sha256').update(`${credentials.username}\0${credentials.password}`).digest('hex') : 'anonymous';
   return [challenge.params.realm, challenge.params.service ?? '', request.scope ?? '', identity].join('\n');
 }
 
-/** Realm safety (spec registry-v2.md §4.6): http(s) only, and never credentials in clear text to another host. */
+/**
+ * Realm safety (spec registry-v2.md §4.6): http(s) only; plain http only for a plain-http registry; and a realm on an
+ * IP literal in a private, loopback or link-local range only when the registry itself lives at that address (SSRF).
+ */
 function resolveRealm(challenge: Challenge, request: RegistryRequest): URL {
+  const { endpoint } = request.access;
   const raw = challenge.params.realm;
   let realm: URL | undefined;
   try {
@@ -212,18 +457,34 @@ function resolveRealm(challenge: Challenge, request: RegistryRequest): URL {
   }
   if (!realm || (realm.protocol !== 'https:' && realm.protocol !== 'http:')) {
     throw new RegistryAuthError({
-      message: `${request.endpoint.host} sent a Bearer challenge without a usable realm (${raw ?? 'none'})`,
-      fix: 'check the registry\'s token service configuration (auth.token.realm)',
+      message: `${endpoint.host} sent a Bearer challenge without a usable realm (${raw ?? 'none'})`,
+      fix: "check the registry's token service configuration (auth.token.realm)",
     });
   }
-  const registryIsHttps = request.endpoint.baseUrl.startsWith('https:');
-  if (realm.protocol === 'http:' && registryIsHttps) {
+  const registryUrl = new URL(endpoint.baseUrl);
+  if (realm.protocol === 'http:' && registryUrl.protocol === 'https:') {
     throw new RegistryAuthError({
-      message: `${request.endpoint.host} sends clients to a token service over plain http (${realm.origin})`,
-      fix: 'configure the registry to advertise an https:// token realm (behind a TLS proxy, set the external URL)',
+      message: `${endpoint.host} sends clients to a token service over plain http (${realm.origin})`,
+      fix: 'configure the registry to advertise an https:// token realm (behind a TLS proxy, set its external URL)',
+    });
+  }
+  if (realm.hostname !== registryUrl.hostname && isPrivateAddress(realm.hostname)) {
+    throw new RegistryAuthError({
+      message: `${endpoint.host} sends clients to a token service on a private address (${realm.host})`,
+      fix: 'the bridge only follows such a realm when it is the registry\'s own address; check the registry\'s auth.token.realm',
     });
   }
   return realm;
+}
+
+function isPrivateAddress(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '');
+  if (isIP(host) === 4) {
+    const [a = 0, b = 0] = host.split('.').map(Number);
+    return a === 10 || a === 127 || a === 0 || (a === 169 && b === 254) || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168);
+  }
+  if (isIP(host) === 6) return host === '::1' || /^f[cd]/i.test(host) || /^fe[89ab]/i.test(host);
+  return hostname === 'localhost';
 }
 
 function tokenFrom(body: unknown): string | undefined {
@@ -234,39 +495,26 @@ function tokenFrom(body: unknown): string | undefined {
   return undefined;
 }
 
-function tokenLifetimeS(body: unknown): number {
-  const expiresIn = (body as Record<string, unknown>).expires_in;
-  return typeof expiresIn === 'number' && expiresIn > MIN_TOKEN_LIFETIME_S ? expiresIn : MIN_TOKEN_LIFETIME_S;
+/** expires_in clamped to ≥ 60 s, counted from issued_at unless that is missing, in the future or already expired. */
+function tokenExpiry(body: unknown, nowMs: number): number {
+  const { expires_in: expiresIn, issued_at: issuedAt } = body as Record<string, unknown>;
+  const lifetimeMs = (typeof expiresIn === 'number' && expiresIn > MIN_TOKEN_LIFETIME_S ? expiresIn : MIN_TOKEN_LIFETIME_S) * 1000;
+  const issuedMs = typeof issuedAt === 'string' ? Date.parse(issuedAt) : NaN;
+  const fromIssue = issuedMs + lifetimeMs;
+  return Number.isNaN(issuedMs) || issuedMs > nowMs || fromIssue <= nowMs ? nowMs + lifetimeMs : fromIssue;
 }
 
 function rejected(request: RegistryRequest, scheme: string): RegistryAuthError {
+  const { endpoint, credentials } = request.access;
   const what = request.scope ? `access to ${request.scope.split(':')[1]}` : 'access';
   return new RegistryAuthError({
-    message: request.credentials
-      ? `${request.endpoint.host} refused ${what} with the configured credentials (HTTP 401, ${scheme} authentication)`
-      : `${request.endpoint.host} refused anonymous ${what} (HTTP 401, ${scheme} authentication)`,
-    fix: request.credentials
+    message: credentials
+      ? `${endpoint.host} refused ${what} with the configured credentials (HTTP 401, ${scheme} authentication)`
+      : `${endpoint.host} refused anonymous ${what} (HTTP 401, ${scheme} authentication)`,
+    fix: credentials
       ? 'check Username and Password, and that this user may pull the image; a misspelled image name also answers 401 on some registries'
       : 'set Username and Password on the package repository, or check the image name (Docker Hub answers 401 for unknown images)',
   });
-}
-
-export async function readJson(response: Response, what: string): Promise<unknown> {
-  const text = await response.text();
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new RegistryResponseError({
-      message: `${what} answered with malformed JSON (${text.length} bytes: ${JSON.stringify(text.slice(0, 80))})`,
-      fix: 'check that the URL points at a Docker Registry V2 API; if it does, the registry or a proxy is truncating responses',
-      retryable: true,
-      cause: err,
-    });
-  }
-}
-
-export async function drain(response: Response): Promise<void> {
-  await response.arrayBuffer().catch(() => undefined);
 }
 
 /** Query strings can carry tokens or cursors: keep them out of messages. */
@@ -284,22 +532,32 @@ const TLS_CODES = new Set([
   'ERR_TLS_CERT_ALTNAME_INVALID',
   'EPROTO',
 ]);
+// A reset or a cut-off answer is usually a proxy or a restarting registry: worth another try.
+const TRANSIENT_CODES = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ERR_STREAM_PREMATURE_CLOSE', 'UND_ERR_SOCKET']);
 
-function networkError(err: unknown, request: RegistryRequest, timeoutMs: number): Error {
+function networkError(err: unknown, request: RegistryRequest, timeoutMs: number, maxBytes: number): Error {
   const target = new URL(request.url);
-  const where = `${target.host} (${request.method} ${redactUrl(request.url)})`;
   const code = errorCode(err);
-  if ((err as Error)?.name === 'AbortError') {
+  const name = (err as Error)?.name;
+  if (name === 'AbortError' || name === 'TimeoutError') {
     return new RegistryUnreachableError({
-      message: `${where} did not answer within ${timeoutMs / 1000} s`,
+      message: `${target.host} did not answer ${request.method} ${redactUrl(request.url)} within ${Math.round(timeoutMs / 100) / 10} s`,
       fix: 'check that the registry is up and reachable from the GoCD server (proxy, firewall)',
+      retryable: true,
+      cause: err,
+    });
+  }
+  if ((err as { type?: string })?.type === 'max-size') {
+    return new RegistryResponseError({
+      message: `${target.host} answered ${request.method} ${redactUrl(request.url)} with more than ${maxBytes / 1024 / 1024} MiB`,
+      fix: 'check that the registry URL points at a Docker Registry V2 API',
       cause: err,
     });
   }
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
     return new RegistryUnreachableError({
       message: `the host name ${target.hostname} does not resolve (DNS ${code})`,
-      fix: 'check the registry URL for typos and the GoCD server\'s DNS settings',
+      fix: "check the registry URL for typos and the GoCD server's DNS settings",
       retryable: code === 'EAI_AGAIN',
       cause: err,
     });
@@ -314,22 +572,27 @@ function networkError(err: unknown, request: RegistryRequest, timeoutMs: number)
   if (code && (TLS_CODES.has(code) || code.startsWith('ERR_TLS') || code.startsWith('ERR_SSL'))) {
     return new RegistryTlsError({
       message: `TLS with ${target.host} failed (${code})`,
-      fix: target.protocol === 'https:'
-        ? 'if the registry uses a private CA, add the CA to the sidecar (NODE_EXTRA_CA_CERTS); if it has no TLS, use an http:// URL'
-        : 'check the registry URL scheme',
+      fix:
+        target.protocol === 'https:'
+          ? 'if the registry uses a private CA, set TLS_CA_FILE on the package repository; if it has no TLS, use an http:// URL'
+          : 'check the registry URL scheme',
       cause: err,
     });
   }
   return new RegistryUnreachableError({
-    message: `the connection to ${where} failed (${code ?? (err as Error)?.message ?? String(err)})`,
+    message: `the connection to ${target.host} failed during ${request.method} ${redactUrl(request.url)} (${code ?? (err as Error)?.message ?? String(err)})`,
     fix: 'check that the registry is up and reachable from the GoCD server',
+    retryable: code !== undefined && TRANSIENT_CODES.has(code),
     cause: err,
   });
 }
 
 function errorCode(err: unknown): string | undefined {
-  const direct = (err as { code?: unknown })?.code;
-  if (typeof direct === 'string') return direct;
-  const errno = (err as { errno?: unknown })?.errno;
-  return typeof errno === 'string' ? errno : undefined;
+  for (const candidate of [err, (err as { cause?: unknown })?.cause]) {
+    const code = (candidate as { code?: unknown })?.code;
+    if (typeof code === 'string') return code;
+    const errno = (candidate as { errno?: unknown })?.errno;
+    if (typeof errno === 'string') return errno;
+  }
+  return undefined;
 }

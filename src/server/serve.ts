@@ -3,7 +3,7 @@
 
 import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
-import { realFetch, realLogger } from '../deps';
+import { realLogger, realRegistryDeps } from '../deps';
 import { RegistryClient } from '../registry';
 import { createApp } from './app';
 
@@ -21,7 +21,7 @@ export async function serve(options: ServeOptions, env: NodeJS.ProcessEnv = proc
     throw new Error('no token: pass --token-stdin (the shim does) or set GOCD_REGISTRY_BRIDGE_TOKEN (external mode)');
   }
   log.registerSecret(token);
-  const context = { registry: new RegistryClient({ fetch: realFetch(), now: Date.now, log }), log, now: Date.now };
+  const context = { registry: new RegistryClient(realRegistryDeps(log)), log, now: Date.now };
   const app = createApp({ token, version: options.version, context, log });
   // Loopback only: the shim is the one client, and the token is not meant to cross a network.
   const server = app.listen(options.port, '127.0.0.1');

@@ -94,8 +94,8 @@ describe('check-repository-connection and check-package-connection', () => {
     expect(await checkPackage(repository(plain), { DOCKER_IMAGE: 'backends/nope' })).toStrictEqual({
       status: 'failure',
       messages: [
-        `${plain.host}/backends/nope was not found while listing tags (NAME_UNKNOWN: repository name not known to registry)`,
-        'Fix: check the image name (and, on Docker Hub, the library/ prefix); the registry does not know this repository or tag',
+        `the tag list of backends/nope was not found on ${plain.host} (HTTP 404, NAME_UNKNOWN: repository name not known to registry)`,
+        'Fix: check the image name (on Docker Hub, official images live under library/); the registry does not know it',
       ],
     });
   });

@@ -12,6 +12,20 @@ describe('repository-configuration and package-configuration', () => {
       DOCKER_REGISTRY_NAME: { 'display-name': 'Docker Registry Name', 'display-order': '1', required: true, 'part-of-identity': true, secure: false },
       USERNAME: { 'display-name': 'Username', 'display-order': '2', required: false, 'part-of-identity': false, secure: false },
       PASSWORD: { 'display-name': 'Password or access token', 'display-order': '3', required: false, 'part-of-identity': false, secure: true },
+      TLS_CA_FILE: {
+        'display-name': 'CA certificate file (PEM) on the GoCD server, for a private CA',
+        'display-order': '4',
+        required: false,
+        'part-of-identity': false,
+        secure: false,
+      },
+      TLS_SKIP_VERIFY: {
+        'display-name': 'Skip TLS certificate verification (true/false; insecure)',
+        'display-order': '5',
+        required: false,
+        'part-of-identity': false,
+        secure: false,
+      },
     });
   });
 

@@ -26,7 +26,7 @@ describe('validate-repository-configuration', () => {
     expect(
       await validate({ DOCKER_REGISTRY_URL: 'ftp://x', DOCKER_REGISTRY_NAME: 'https://registry.example.com', PASSWORD: 'secret-pw', EXTRA: '1' }),
     ).toStrictEqual([
-      { key: 'EXTRA', message: 'unknown setting "EXTRA"; this plugin understands DOCKER_REGISTRY_URL, DOCKER_REGISTRY_NAME, USERNAME, PASSWORD' },
+      { key: 'EXTRA', message: 'unknown setting "EXTRA"; this plugin understands DOCKER_REGISTRY_URL, DOCKER_REGISTRY_NAME, USERNAME, PASSWORD, TLS_CA_FILE, TLS_SKIP_VERIFY' },
       { key: 'DOCKER_REGISTRY_URL', message: 'the registry URL "ftp://x" uses ftp, not http or https; use an https:// (or http://) URL' },
       {
         key: 'DOCKER_REGISTRY_NAME',
@@ -35,6 +35,17 @@ describe('validate-repository-configuration', () => {
       { key: 'USERNAME', message: 'required when a password is set' },
     ]);
     expect(log.lines.join('\n')).not.toContain('secret-pw');
+  });
+
+  it('checks the TLS settings', async () => {
+    expect(await validate({ ...VALID_REPOSITORY, TLS_CA_FILE: '/etc/ssl/private-ca.pem', TLS_SKIP_VERIFY: 'False' })).toStrictEqual([]);
+    expect(await validate({ ...VALID_REPOSITORY, TLS_CA_FILE: 'ca.pem', TLS_SKIP_VERIFY: 'yes' })).toStrictEqual([
+      { key: 'TLS_CA_FILE', message: '"ca.pem" is not an absolute path; enter the full path of a PEM file on the GoCD server' },
+      {
+        key: 'TLS_SKIP_VERIFY',
+        message: '"yes" is not true or false; leave it empty (false) unless the registry\'s certificate cannot be verified',
+      },
+    ]);
   });
 });
 

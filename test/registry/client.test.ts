@@ -1,5 +1,10 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { silentLogger } from '../../src/log';
 import {
+  dockerConfigCredentials,
   NotARegistryError,
   parseRegistryUrl,
   RegistryAuthError,
@@ -27,7 +32,7 @@ describe('RegistryClient against a plain registry', () => {
 
   it('pings anonymously', async () => {
     const client = new RegistryClient(testDeps());
-    expect(await client.ping(image().endpoint)).toEqual({ auth: { scheme: 'none', hasCredentials: false }, apiVersionHeader: 'registry/2.0' });
+    expect(await client.ping(image())).toEqual({ auth: { scheme: 'none', hasCredentials: false }, apiVersionHeader: 'registry/2.0', usedDockerConfig: false });
   });
 
   it('lists every tag', async () => {
@@ -48,7 +53,7 @@ describe('RegistryClient against a plain registry', () => {
     const client = new RegistryClient(testDeps());
     const promise = client.listTags({ ...image(), repository: 'no/such-image' });
     await expect(promise).rejects.toThrow(RegistryNotFoundError);
-    await expect(promise).rejects.toThrow(/no\/such-image was not found while listing tags \(NAME_UNKNOWN/);
+    await expect(promise).rejects.toThrow(`the tag list of no/such-image was not found on ${registry.host} (HTTP 404, NAME_UNKNOWN: repository name not known to registry)`);
   });
 });
 
@@ -66,12 +71,12 @@ describe('RegistryClient against an htpasswd registry', () => {
 
   it('confirms good credentials by Basic authentication', async () => {
     const client = new RegistryClient(testDeps());
-    expect((await client.ping(endpoint(), credentials)).auth).toEqual({ scheme: 'basic', hasCredentials: true });
+    expect((await client.ping({ endpoint: endpoint(), credentials })).auth).toEqual({ scheme: 'basic', hasCredentials: true });
   });
 
   it('asks for credentials when none are configured', async () => {
     const client = new RegistryClient(testDeps());
-    const promise = client.ping(endpoint());
+    const promise = client.ping({ endpoint: endpoint() });
     await expect(promise).rejects.toThrow(RegistryAuthError);
     await expect(promise).rejects.toThrow(/requires a username and password/);
   });
@@ -86,9 +91,23 @@ describe('RegistryClient against an htpasswd registry', () => {
     expect(`${error.message} ${error.fix}`).not.toContain('not-the-password');
   });
 
+  it('falls back to the docker config of the user running the sidecar', async () => {
+    const configDir = mkdtempSync(path.join(tmpdir(), 'bridge-docker-config-'));
+    try {
+      const auth = Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64');
+      writeFileSync(path.join(configDir, 'config.json'), JSON.stringify({ auths: { [`http://${registry.host}/v2/`]: { auth } } }));
+      const fallbackCredentials = dockerConfigCredentials({ configDir, homeDir: '/nonexistent', runHelper: async () => '', now: Date.now, log: silentLogger });
+      const client = new RegistryClient({ ...testDeps(), fallbackCredentials });
+      expect(await client.ping({ endpoint: endpoint() })).toMatchObject({ auth: { scheme: 'basic' }, usedDockerConfig: true });
+      expect((await client.listTags({ endpoint: endpoint(), repository: 'team/app' })).tags.sort()).toEqual(['1.0', '1.1']);
+    } finally {
+      rmSync(configDir, { recursive: true, force: true });
+    }
+  });
+
   it('authenticates up front once it has seen the host challenge', async () => {
     const requests: RecordedRequest[] = [];
-    const client = new RegistryClient(testDeps(requests));
+    const client = new RegistryClient(testDeps(requests), { tagListReuseMs: 0 });
     const image = { endpoint: endpoint(), repository: 'team/app', credentials };
     expect((await client.listTags(image)).tags.sort()).toEqual(['1.0', '1.1']);
     await client.listTags(image);
@@ -100,7 +119,7 @@ describe('RegistryClient failures', () => {
   it('names a refused connection', async () => {
     const port = await freePort();
     const client = new RegistryClient(testDeps());
-    const promise = client.ping(parseRegistryUrl(`http://127.0.0.1:${port}`));
+    const promise = client.ping({ endpoint: parseRegistryUrl(`http://127.0.0.1:${port}`) });
     await expect(promise).rejects.toThrow(RegistryUnreachableError);
     await expect(promise).rejects.toThrow(`127.0.0.1:${port} refused the connection`);
   });
@@ -111,7 +130,7 @@ describe('RegistryClient failures', () => {
     const { port } = server.address() as { port: number };
     try {
       const client = new RegistryClient(testDeps());
-      const promise = client.ping(parseRegistryUrl(`http://127.0.0.1:${port}/v2/`));
+      const promise = client.ping({ endpoint: parseRegistryUrl(`http://127.0.0.1:${port}/v2/`) });
       await expect(promise).rejects.toThrow(NotARegistryError);
       await expect(promise).rejects.toThrow(/answered HTTP 404, not the 200 of a Docker Registry V2 API/);
     } finally {

@@ -26,5 +26,5 @@ export function capturingLogger(): Logger & { lines: string[] } {
 }
 
 export function testDeps(requests: RecordedRequest[] = []): RegistryDeps & { log: ReturnType<typeof capturingLogger> } {
-  return { fetch: recordingFetch(requests), now: Date.now, log: capturingLogger() };
+  return { fetch: recordingFetch(requests), now: Date.now, sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)), log: capturingLogger() };
 }

@@ -1,5 +1,5 @@
 import supertest from 'supertest';
-import { realFetch } from '../../src/deps';
+import { realRegistryDeps } from '../../src/deps';
 import { RegistryClient } from '../../src/registry';
 import { createApp } from '../../src/server';
 import { capturingLogger } from './deps';
@@ -10,7 +10,8 @@ export const FIXED_NOW = Date.parse('2026-03-02T08:00:12.345Z');
 /** The express app with real registry access, a fixed clock and a readable log. */
 export function sidecarApp() {
   const log = capturingLogger();
-  const registry = new RegistryClient({ fetch: realFetch(), now: Date.now, log });
+  // No docker config: what a developer's ~/.docker holds must not change what the tests see.
+  const registry = new RegistryClient(realRegistryDeps(log, { DOCKER_CONFIG: '/nonexistent/gocd-registry-bridge-tests' }));
   const app = createApp({ token: TEST_TOKEN, version: '0.0.0-test', context: { registry, log, now: () => FIXED_NOW }, log });
   return {
     app,
