@@ -11,7 +11,7 @@ import {
   RegistryAccess,
   RegistryEndpoint,
 } from '../registry';
-import { compileTagFilter, InvalidFilterError, TagPredicate } from '../selection';
+import { InvalidFilterError, SelectionSettings, TAG_ORDERS, TagOrder, TagPattern } from '../selection';
 import { PACKAGE_PROPERTIES, REPOSITORY_PROPERTIES } from './properties';
 import type { ConfigurationMap } from './request-schemas';
 
@@ -28,8 +28,10 @@ export interface RepositorySettings {
 
 export interface PackageSettings {
   repository: string;
+  /** As configured, for messages. */
   tagFilter: string;
-  acceptsTag: TagPredicate;
+  excludeFilter: string;
+  selection: SelectionSettings;
 }
 
 export class InvalidConfigurationError extends BridgeError {
@@ -90,12 +92,10 @@ export function readRepositoryConfiguration(map: ConfigurationMap, log: Logger):
   if (values.TLS_CA_FILE !== '' && !values.TLS_CA_FILE.startsWith('/') && !/^[A-Za-z]:[\\/]/.test(values.TLS_CA_FILE)) {
     errors.push({ key: 'TLS_CA_FILE', message: `"${values.TLS_CA_FILE}" is not an absolute path; enter the full path of a PEM file on the GoCD server` });
   }
-  if (!['', 'true', 'false'].includes(values.TLS_SKIP_VERIFY.toLowerCase())) {
-    errors.push({ key: 'TLS_SKIP_VERIFY', message: `"${values.TLS_SKIP_VERIFY}" is not true or false; leave it empty (false) unless the registry's certificate cannot be verified` });
-  }
+  const isInsecure = readBoolean(errors, 'TLS_SKIP_VERIFY', values.TLS_SKIP_VERIFY);
   if (errors.length > 0 || !endpoint) return { errors };
   const credentials = values.USERNAME !== '' ? { username: values.USERNAME, password: values.PASSWORD } : undefined;
-  const tls = { caFile: values.TLS_CA_FILE || undefined, isInsecure: values.TLS_SKIP_VERIFY.toLowerCase() === 'true' };
+  const tls = { caFile: values.TLS_CA_FILE || undefined, isInsecure };
   return { settings: { access: { endpoint, credentials, tls }, registryName }, errors: [] };
 }
 
@@ -110,11 +110,27 @@ export function readPackageConfiguration(map: ConfigurationMap, endpoint: Regist
     const target = endpoint ?? { baseUrl: '', host: '', isDockerHub: false };
     repository = collect(errors, 'DOCKER_IMAGE', () => parseRepositoryName(values.DOCKER_IMAGE, target));
   }
-  // Not trimmed: spaces can be part of a pattern.
+  // Patterns are not trimmed: spaces can be part of a pattern.
   const tagFilter = map.DOCKER_TAG_FILTER?.value ?? '';
-  const acceptsTag = collect(errors, 'DOCKER_TAG_FILTER', () => compileTagFilter(tagFilter));
-  if (errors.length > 0 || !repository || !acceptsTag) return { errors };
-  return { settings: { repository, tagFilter, acceptsTag }, errors: [] };
+  const excludeFilter = map.TAG_EXCLUDE?.value ?? '';
+  const sortKey = map.TAG_SORT_KEY?.value ?? '';
+  const include = tagFilter === '' ? undefined : collect(errors, 'DOCKER_TAG_FILTER', () => TagPattern.compile(tagFilter, 'the tag filter'));
+  const exclude = excludeFilter === '' ? undefined : collect(errors, 'TAG_EXCLUDE', () => TagPattern.compile(excludeFilter, 'the exclusion filter'));
+  const sortKeyPattern = sortKey === '' ? undefined : collect(errors, 'TAG_SORT_KEY', () => TagPattern.compile(sortKey, 'the sort key pattern', { keyGroup: true }));
+  const order = (values.TAG_ORDER.toLowerCase() || 'natural') as TagOrder;
+  if (!TAG_ORDERS.includes(order)) {
+    errors.push({ key: 'TAG_ORDER', message: `"${values.TAG_ORDER}" is not an order; use one of ${TAG_ORDERS.join(', ')} (empty means natural)` });
+  }
+  const includePrereleases = readBoolean(errors, 'SEMVER_PRERELEASES', values.SEMVER_PRERELEASES);
+  if (errors.length > 0 || !repository) return { errors };
+  const selection = { include, exclude, order, sortKey: sortKeyPattern, includePrereleases };
+  return { settings: { repository, tagFilter, excludeFilter, selection }, errors: [] };
+}
+
+function readBoolean(errors: ValidationError[], key: string, value: string): boolean {
+  const normalised = value.toLowerCase();
+  if (!['', 'true', 'false'].includes(normalised)) errors.push({ key, message: `"${value}" is not true or false (empty means false)` });
+  return normalised === 'true';
 }
 
 function collect<T>(errors: ValidationError[], key: string, read: () => T): T | undefined {

@@ -1,6 +1,6 @@
 import { requirePackageSettings } from './configuration';
 import { defineHandler } from './define-handler';
-import { pollLatestTag } from './poll';
+import { pollLatest } from './poll';
 import { packageRequestSchema } from './request-schemas';
 import { toRevision } from './revision';
 
@@ -10,7 +10,6 @@ export const latestRevision = defineHandler({
   errorReply: 'plain-text',
   handle: async (request, ctx) => {
     const { repository, pkg } = requirePackageSettings(request, ctx.log);
-    const polled = await pollLatestTag(repository, pkg, ctx);
-    return toRevision(repository, pkg, polled, ctx.now());
+    return toRevision(repository, pkg, await pollLatest(repository, pkg, ctx), ctx.now());
   },
 });

@@ -1,17 +1,27 @@
-// One poll of one package: list every tag, keep those the filter accepts, take the greatest in natural order,
-// and HEAD it for the digest. A registry failure is an error, never "no tags" (spec registry-v2.md §8).
+// One poll of one package (spec registry-v2.md §10): a filter that names one tag follows that tag's digest with a
+// single HEAD; otherwise every tag is listed, filtered and ordered, and the newest is HEADed. Metadata (creation
+// time, labels, platforms) is read for the chosen digest only, and is cached by digest, so an unchanged image
+// costs no manifest GET. A registry failure is an error, never "no tags" (spec registry-v2.md §8).
 
 import { BridgeError } from '../errors';
-import type { ManifestDigest } from '../registry';
-import { compareNatural, pickGreatest } from '../selection';
+import { ImageMetadata, ImageRef, ManifestDigest, RegistryNotFoundError } from '../registry';
+import { Candidate, compareNatural, CreatedOf, namedTag, pickNewest, selectCandidates } from '../selection';
 import { imageRef, PackageSettings, RepositorySettings } from './configuration';
 import type { GoCdContext } from './context';
 
-export interface PolledTag {
+export interface PolledImage {
   tag: string;
+  /** What the package's order compares: the tag, or its sort-key capture. */
+  key: string;
   manifest: ManifestDigest;
-  tagsScanned: number;
-  tagsMatching: number;
+  metadata?: ImageMetadata;
+  /** The filter names one tag, so its digest is the revision's identity (a re-push is a new revision). */
+  isMutableTag: boolean;
+  /** Undefined in mutable-tag mode, which lists no tags. */
+  tagsScanned?: number;
+  candidates?: number;
+  /** For newest-build: creation times the poll learned, by tag. */
+  createdOf: CreatedOf;
 }
 
 export class NoMatchingTagError extends BridgeError {
@@ -21,25 +31,82 @@ export class NoMatchingTagError extends BridgeError {
 }
 
 const EXAMPLE_TAGS = 5;
-// One poll (tag walk, HEAD, metadata) must end before the shim gives up at 60 s, so GoCD shows our error.
+// One poll (tag walk, HEADs, metadata) must end before the shim gives up at 60 s, so GoCD shows our error.
 const POLL_BUDGET_MS = 50_000;
 
-export async function pollLatestTag(repository: RepositorySettings, pkg: PackageSettings, ctx: GoCdContext): Promise<PolledTag> {
+export async function pollLatest(repository: RepositorySettings, pkg: PackageSettings, ctx: GoCdContext): Promise<PolledImage> {
   const image = imageRef(repository, pkg);
   const call = { deadlineMs: ctx.registry.deadlineIn(POLL_BUDGET_MS) };
-  const { tags } = await ctx.registry.listTags(image, call);
-  const matching = tags.filter(pkg.acceptsTag);
-  const tag = pickGreatest(matching, compareNatural);
-  if (tag === undefined) {
-    const where = `${image.endpoint.host}/${pkg.repository}`;
-    const examples = [...tags].sort(compareNatural).reverse().slice(0, EXAMPLE_TAGS);
-    throw tags.length === 0
-      ? new NoMatchingTagError(`${where} has no tags yet`, 'push a tag to the image; GoCD keeps asking and picks it up then')
-      : new NoMatchingTagError(
-          `none of the ${tags.length} tags of ${where} matches the tag filter ${JSON.stringify(pkg.tagFilter)} (newest tags: ${examples.join(', ')})`,
-          'fix DOCKER_TAG_FILTER on the package; the pattern may match anywhere in the tag unless anchored with ^…$',
-        );
+  const named = namedTag(pkg.selection.include);
+  if (named !== undefined) {
+    const manifest = await headNamedTag(image, named, call, ctx);
+    const metadata = await readMetadata(image, manifest.digest, call, ctx);
+    return { tag: named, key: named, manifest, metadata, isMutableTag: true, createdOf: () => undefined };
   }
-  const manifest = await ctx.registry.headManifest(image, tag, call);
-  return { tag, manifest, tagsScanned: tags.length, tagsMatching: matching.length };
+
+  const { tags } = await ctx.registry.listTags(image, call);
+  const candidates = selectCandidates(tags, pkg.selection);
+  if (candidates.length === 0) throw noMatch(tags, pkg, image);
+  const known = new Map<string, { manifest: ManifestDigest; metadata?: ImageMetadata }>();
+  if (pkg.selection.order === 'newest-build') {
+    // Build dates live in each image's config: one HEAD per candidate, and metadata only for digests not yet cached.
+    await Promise.all(
+      candidates.map(async ({ tag }) => {
+        const manifest = await ctx.registry.headManifest(image, tag, call);
+        known.set(tag, { manifest, metadata: await readMetadata(image, manifest.digest, call, ctx) });
+      }),
+    );
+  }
+  const createdOf: CreatedOf = (tag) => createdMs(known.get(tag)?.metadata);
+  const newest = pickNewest(candidates, pkg.selection.order, createdOf) as Candidate;
+  const manifest = known.get(newest.tag)?.manifest ?? (await ctx.registry.headManifest(image, newest.tag, call));
+  const metadata = known.get(newest.tag)?.metadata ?? (await readMetadata(image, manifest.digest, call, ctx));
+  return { ...newest, manifest, metadata, isMutableTag: false, tagsScanned: tags.length, candidates: candidates.length, createdOf };
+}
+
+async function headNamedTag(image: ImageRef, tag: string, call: { deadlineMs: number }, ctx: GoCdContext): Promise<ManifestDigest> {
+  try {
+    return await ctx.registry.headManifest(image, tag, call);
+  } catch (err) {
+    if (!(err instanceof RegistryNotFoundError)) throw err;
+    throw new NoMatchingTagError(
+      `${image.endpoint.host}/${image.repository} has no tag ${tag} (the tag filter names exactly this tag)`,
+      'push the tag, or fix DOCKER_TAG_FILTER on the package; GoCD keeps asking and picks the tag up once it exists',
+    );
+  }
+}
+
+/** Metadata only enriches the revision: a registry that serves tags but not configs still yields a usable revision. */
+async function readMetadata(image: ImageRef, digest: string, call: { deadlineMs: number }, ctx: GoCdContext): Promise<ImageMetadata | undefined> {
+  try {
+    return await ctx.registry.getImageMetadata(image, digest, call);
+  } catch (err) {
+    if (!(err instanceof BridgeError)) throw err;
+    ctx.log.warn('image metadata unavailable; the revision goes without creation time and labels', {
+      image: `${image.endpoint.host}/${image.repository}@${digest}`,
+      error: err.message,
+    });
+    return undefined;
+  }
+}
+
+export function createdMs(metadata: ImageMetadata | undefined): number | undefined {
+  const ms = metadata?.created ? Date.parse(metadata.created) : NaN;
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+function noMatch(tags: readonly string[], pkg: PackageSettings, image: ImageRef): NoMatchingTagError {
+  const where = `${image.endpoint.host}/${pkg.repository}`;
+  if (tags.length === 0) return new NoMatchingTagError(`${where} has no tags yet`, 'push a tag to the image; GoCD keeps asking and picks it up then');
+  const rules = [
+    pkg.tagFilter !== '' ? `the tag filter ${JSON.stringify(pkg.tagFilter)}` : '',
+    pkg.excludeFilter !== '' ? `the exclusion ${JSON.stringify(pkg.excludeFilter)}` : '',
+    pkg.selection.sortKey ? `the sort key pattern ${JSON.stringify(pkg.selection.sortKey.source)}` : '',
+    pkg.selection.order === 'semver' ? `semver order (${pkg.selection.includePrereleases ? 'with' : 'without'} pre-releases)` : '',
+  ].filter(Boolean);
+  const examples = [...tags].sort(compareNatural).reverse().slice(0, EXAMPLE_TAGS);
+  return new NoMatchingTagError(
+    `none of the ${tags.length} tags of ${where} passes ${rules.join(', ') || 'the default exclusions'} (newest tags: ${examples.join(', ')})`,
+    'fix the package\'s tag settings; DOCKER_TAG_FILTER may match anywhere in the tag unless anchored with ^…$',
+  );
 }

@@ -33,6 +33,10 @@ export const REPOSITORY_PROPERTIES = {
 export const PACKAGE_PROPERTIES = {
   DOCKER_IMAGE: declare('Docker Image', 0, { required: true, identity: true }),
   DOCKER_TAG_FILTER: declare('Tag filter (regular expression)', 1, { required: false, identity: true }),
+  TAG_EXCLUDE: declare('Exclude tags matching (regular expression)', 2, { required: false, identity: false }),
+  TAG_ORDER: declare('Tag order: natural, semver, newest-build or alphabetical (default natural)', 3, { required: false, identity: false }),
+  TAG_SORT_KEY: declare('Sort by part of the tag: regular expression with (?<key>...)', 4, { required: false, identity: false }),
+  SEMVER_PRERELEASES: declare('semver order: include pre-releases (true/false)', 5, { required: false, identity: false }),
 } as const;
 
 export type RepositoryKey = keyof typeof REPOSITORY_PROPERTIES;

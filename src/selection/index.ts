@@ -1,6 +1,9 @@
-// Choosing tags: filters and orderings as pure functions. No I/O, no clock; may only `import type` from registry/.
+// Choosing tags: filters, orderings and the pick, as pure functions (user regexes run under a time bound).
+// No I/O, no clock; may only `import type` from registry/.
 
-export { compileTagFilter, InvalidFilterError } from './filter';
-export type { TagPredicate } from './filter';
-export { compareNatural, pickGreatest } from './order';
+export { TagPattern, InvalidFilterError, TAG_PATTERN_BUDGET } from './tag-pattern';
+export type { TagPatternBudget } from './tag-pattern';
+export { compareNatural, compareSemver, compareAlphabetical } from './order';
 export type { TagComparator } from './order';
+export { TAG_ORDERS, selectCandidates, compareCandidates, pickNewest, namedTag, keyOf } from './selection';
+export type { TagOrder, SelectionSettings, Candidate, CreatedOf } from './selection';

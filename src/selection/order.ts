@@ -1,5 +1,8 @@
-// Tag orderings. Natural order compares digit runs as numbers of any length: the old plugin padded them to six
-// places and parsed them as a Java int, so build numbers past 2^31 threw and 1,000,000+ sorted wrong.
+// Tag orderings (spec registry-v2.md §11, pitfalls 13-15). Natural order compares digit runs as numbers of any
+// length: the old plugin padded them to six places and parsed them as a Java int, so build numbers past 2^31
+// threw and 1,000,000+ sorted wrong.
+
+import semver from 'semver';
 
 export type TagComparator = (a: string, b: string) => number;
 
@@ -19,6 +22,22 @@ export const compareNatural: TagComparator = (a, b) => {
   return compareText(a, b); // "1.01" vs "1.1": equal as numbers, still a stable total order
 };
 
+/** Plain code-point order, what the OCI spec says registries list in. */
+export const compareAlphabetical: TagComparator = compareText;
+
+/** Semantic Versioning 2.0.0 §11 (a v prefix allowed; 1.0.0-rc10 < 1.0.0-rc9, but rc.10 > rc.9), ties natural. */
+export const compareSemver: TagComparator = (a, b) => {
+  const x = parseSemver(a);
+  const y = parseSemver(b);
+  if (x && y) return semver.compare(x, y) || compareNatural(a, b);
+  if (x || y) return x ? 1 : -1; // a non-version sorts below every version
+  return compareNatural(a, b);
+};
+
+export function parseSemver(tag: string): semver.SemVer | undefined {
+  return semver.parse(tag, { loose: true }) ?? undefined;
+}
+
 function isDigits(run: string): boolean {
   const code = run.charCodeAt(0);
   return code >= 48 && code <= 57;
@@ -35,13 +54,4 @@ function compareDigitRuns(x: string, y: string): number {
 function compareText(x: string, y: string): number {
   if (x === y) return 0;
   return x < y ? -1 : 1;
-}
-
-/** The greatest element under the comparator, or undefined for an empty list. */
-export function pickGreatest<T>(items: readonly T[], compare: (a: T, b: T) => number): T | undefined {
-  let best: T | undefined;
-  for (const item of items) {
-    if (best === undefined || compare(item, best) > 0) best = item;
-  }
-  return best;
 }

@@ -80,14 +80,17 @@ describe('check-repository-connection and check-package-connection', () => {
   it('reports tags, matches and the tag GoCD would get', async () => {
     expect(await checkPackage(repository(plain), { DOCKER_IMAGE: 'backends/database', DOCKER_TAG_FILTER: '^\\d+\\.\\d+\\.\\d+$' })).toStrictEqual({
       status: 'success',
-      messages: [`${plain.host}/backends/database: 3 tags; 2 match the tag filter "^\\\\d+\\\\.\\\\d+\\\\.\\\\d+$"`, `the newest tag is 1.10.0 (${digest})`],
+      messages: [
+        `${plain.host}/backends/database: 3 tags; 2 pass the tag filter "^\\\\d+\\\\.\\\\d+\\\\.\\\\d+$"; ordered natural`,
+        `GoCD would get 1.10.0 (${digest}, created 2026-01-01T00:00:00Z, linux/amd64)`,
+      ],
     });
   });
 
   it('polls a private image with credentials', async () => {
     const result = await checkPackage(repository(locked, { USERNAME: credentials.username, PASSWORD: credentials.password }), { DOCKER_IMAGE: 'team/app' });
     expect(result.status).toBe('success');
-    expect(result.messages[0]).toBe(`${locked.host}/team/app: 1 tags; no tag filter, so every tag is a candidate`);
+    expect(result.messages[0]).toBe(`${locked.host}/team/app: 1 tags; 1 pass no tag filter; ordered natural`);
   });
 
   it('fails for an unknown image, naming it', async () => {

@@ -35,6 +35,29 @@ describe('repository-configuration and package-configuration', () => {
     expect(JSON.parse(response.text)).toStrictEqual({
       DOCKER_IMAGE: { 'display-name': 'Docker Image', 'display-order': '0', required: true, 'part-of-identity': true, secure: false },
       DOCKER_TAG_FILTER: { 'display-name': 'Tag filter (regular expression)', 'display-order': '1', required: false, 'part-of-identity': true, secure: false },
+      // New keys are never part of identity: existing materials keep their fingerprints (spec §9).
+      TAG_EXCLUDE: { 'display-name': 'Exclude tags matching (regular expression)', 'display-order': '2', required: false, 'part-of-identity': false, secure: false },
+      TAG_ORDER: {
+        'display-name': 'Tag order: natural, semver, newest-build or alphabetical (default natural)',
+        'display-order': '3',
+        required: false,
+        'part-of-identity': false,
+        secure: false,
+      },
+      TAG_SORT_KEY: {
+        'display-name': 'Sort by part of the tag: regular expression with (?<key>...)',
+        'display-order': '4',
+        required: false,
+        'part-of-identity': false,
+        secure: false,
+      },
+      SEMVER_PRERELEASES: {
+        'display-name': 'semver order: include pre-releases (true/false)',
+        'display-order': '5',
+        required: false,
+        'part-of-identity': false,
+        secure: false,
+      },
     });
   });
 });

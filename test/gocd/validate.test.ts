@@ -43,7 +43,7 @@ describe('validate-repository-configuration', () => {
       { key: 'TLS_CA_FILE', message: '"ca.pem" is not an absolute path; enter the full path of a PEM file on the GoCD server' },
       {
         key: 'TLS_SKIP_VERIFY',
-        message: '"yes" is not true or false; leave it empty (false) unless the registry\'s certificate cannot be verified',
+        message: '"yes" is not true or false (empty means false)',
       },
     ]);
   });
@@ -71,9 +71,23 @@ describe('validate-package-configuration', () => {
       {
         key: 'DOCKER_TAG_FILTER',
         message:
-          'the tag filter "([" is not a valid regular expression (Invalid regular expression: /([/u: Unterminated character class); ' +
-          'fix the pattern (JavaScript regular expression syntax, e.g. ^v?\\d+\\.\\d+\\.\\d+$), or leave it empty to accept every tag',
+          'the tag filter "([" is not a valid regular expression (Invalid regular expression: /([/: Unterminated character class); ' +
+          'fix the pattern (JavaScript regular expression syntax, e.g. ^v?\\d+\\.\\d+\\.\\d+$)',
       },
+    ]);
+  });
+
+  it('checks the ordering settings', async () => {
+    expect(await validate({ DOCKER_IMAGE: 'a/b', TAG_ORDER: 'SemVer', SEMVER_PRERELEASES: 'true', TAG_SORT_KEY: '^v(?<key>.+)$', TAG_EXCLUDE: '-rc' })).toStrictEqual([]);
+    expect(await validate({ DOCKER_IMAGE: 'a/b', TAG_ORDER: 'newest', SEMVER_PRERELEASES: 'maybe', TAG_SORT_KEY: '^v(.+)$', TAG_EXCLUDE: '^(a+)+$' })).toStrictEqual([
+      {
+        key: 'TAG_EXCLUDE',
+        message:
+          'the exclusion filter "^(a+)+$" takes longer than 100 ms over 5 tags; simplify the pattern: nested quantifiers such as (a+)+ or (\\d|\\d+)* backtrack catastrophically',
+      },
+      { key: 'TAG_SORT_KEY', message: 'the sort key pattern "^v(.+)$" has no named group "key"; capture the sort key as (?<key>…), e.g. ^build-(?<key>\\d+)$' },
+      { key: 'TAG_ORDER', message: '"newest" is not an order; use one of natural, semver, newest-build, alphabetical (empty means natural)' },
+      { key: 'SEMVER_PRERELEASES', message: '"maybe" is not true or false (empty means false)' },
     ]);
   });
 
