@@ -2,17 +2,22 @@
 
 import { parseArgs } from 'node:util';
 import { version } from '../package.json';
+import { CommandIo, EXIT, runImages, runPoll, UsageError } from './cli';
 import { serve } from './server';
 
 const USAGE = `gocd-registry-bridge ${version}: Docker/OCI registry tags as GoCD package materials
 
 Usage:
   gocd-registry-bridge serve [--port N] [--token-stdin] [--exit-on-stdin-eof]
+  gocd-registry-bridge poll --registry URL --image NAME [options]
+  gocd-registry-bridge images [--pull]
   gocd-registry-bridge --version
   gocd-registry-bridge <command> --help
 
 Commands:
-  serve   Run the sidecar the GoCD plugin forwards to, on 127.0.0.1 only.
+  serve    Run the sidecar the GoCD plugin forwards to, on 127.0.0.1 only.
+  poll     Poll a registry once and show what GoCD would get, env var names included.
+  images   Inside a GoCD task: print (or pull) the image of each package material.
 `;
 
 const SERVE_USAGE = `Usage: gocd-registry-bridge serve [--port N] [--token-stdin] [--exit-on-stdin-eof]
@@ -29,53 +34,82 @@ Options:
 Environment:
   GOCD_REGISTRY_BRIDGE_TOKEN       the token, when --token-stdin is not given
   GOCD_REGISTRY_BRIDGE_LOG_LEVEL   debug | info | warn | error (default info); logs are JSON lines on stderr
+  DOCKER_CONFIG                    where docker's config.json is (credentials for repositories without any)
 `;
 
-/** Exit codes: 0 ok, 1 runtime failure, 2 bad usage. */
-async function main(argv: string[]): Promise<number> {
+const processIo: CommandIo = {
+  stdout: (text) => process.stdout.write(text),
+  stderr: (text) => process.stderr.write(text),
+  readStdin: async () => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks).toString('utf8');
+  },
+  env: process.env,
+};
+
+/** Answers the exit code, or undefined for a command that keeps running (serve). */
+async function main(argv: string[]): Promise<number | undefined> {
   const [command, ...rest] = argv;
-  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
-    process.stdout.write(USAGE);
-    return command === undefined ? 2 : 0;
+  switch (command) {
+    case undefined:
+      processIo.stderr(USAGE);
+      return EXIT.USAGE;
+    case '--help':
+    case '-h':
+    case 'help':
+      processIo.stdout(USAGE);
+      return EXIT.OK;
+    case '--version':
+      processIo.stdout(`${version}\n`);
+      return EXIT.OK;
+    case 'poll':
+      return runPoll(rest, processIo);
+    case 'images':
+      return runImages(rest, processIo);
+    case 'serve':
+      return runServe(rest);
+    default:
+      throw new UsageError(`unknown command "${command}"`);
   }
-  if (command === '--version') {
-    process.stdout.write(`${version}\n`);
-    return 0;
-  }
-  if (command === 'serve') {
-    const { values } = parseArgs({
-      args: rest,
-      options: {
-        port: { type: 'string', default: '0' },
-        'token-stdin': { type: 'boolean', default: false },
-        'exit-on-stdin-eof': { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-      strict: true,
-    });
-    if (values.help) {
-      process.stdout.write(SERVE_USAGE);
-      return 0;
-    }
-    const port = Number(values.port);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0..65535, not "${values.port}"`);
-    await serve({ port, tokenFromStdin: values['token-stdin'], exitOnStdinEof: values['exit-on-stdin-eof'], version });
-    return -1; // keeps running
-  }
-  throw new UsageError(`unknown command "${command}"`);
 }
 
-class UsageError extends Error {}
+async function runServe(argv: string[]): Promise<number | undefined> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      port: { type: 'string', default: '0' },
+      'token-stdin': { type: 'boolean', default: false },
+      'exit-on-stdin-eof': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    processIo.stdout(SERVE_USAGE);
+    return EXIT.OK;
+  }
+  const port = Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0..65535, not "${values.port}"`);
+  await serve({ port, tokenFromStdin: values['token-stdin'], exitOnStdinEof: values['exit-on-stdin-eof'], version });
+  return undefined;
+}
 
 main(process.argv.slice(2)).then(
   (code) => {
-    if (code >= 0) process.exitCode = code;
+    if (code !== undefined) process.exitCode = code;
   },
   (err: unknown) => {
-    // parseArgs throws TypeErrors with a code for unknown or malformed options: those are usage errors too.
+    // parseArgs throws errors with an ERR_PARSE_ARGS_* code for unknown or malformed options: usage errors too.
     const isUsage = err instanceof UsageError || (err as { code?: string })?.code?.startsWith('ERR_PARSE_ARGS');
-    process.stderr.write(`gocd-registry-bridge: ${(err as Error)?.message ?? String(err)}\n`);
-    if (isUsage) process.stderr.write('Run gocd-registry-bridge --help for usage.\n');
-    process.exitCode = isUsage ? 2 : 1;
+    processIo.stderr(`gocd-registry-bridge: ${(err as Error)?.message ?? String(err)}\n`);
+    if (isUsage) processIo.stderr(`Run gocd-registry-bridge ${argvCommand()} --help for usage.\n`);
+    process.exitCode = isUsage ? EXIT.USAGE : EXIT.FAILED;
   },
 );
+
+function argvCommand(): string {
+  const command = process.argv[2];
+  return command === 'poll' || command === 'images' || command === 'serve' ? command : '';
+}
+

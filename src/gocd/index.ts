@@ -5,3 +5,6 @@ export { dispatch } from './dispatch';
 export type { GoCdCall, GoCdReply } from './dispatch';
 export type { GoCdContext } from './context';
 export { REPOSITORY_PROPERTIES, PACKAGE_PROPERTIES } from './properties';
+export { findLatestRevision } from './latest-revision';
+export type { GoCdRevision } from './revision';
+export type { ConfigurationMap, PackageRequest } from './request-schemas';
