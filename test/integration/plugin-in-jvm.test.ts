@@ -29,9 +29,13 @@ describe.each<Scenario>([
   beforeAll(async () => {
     registry = await startRegistry(credentials ? { htpasswd: credentials } : {});
     const target = { ...registry, credentials };
-    await pushImage(target, 'backends/database', ['1.2.0'], { seed: 'a' });
-    digest = await pushImage(target, 'backends/database', ['1.10.0'], { seed: 'b' });
-    await pushImage(target, 'backends/database', ['latest'], { seed: 'c' });
+    await pushImage(target, 'backends/database', ['1.2.0'], { seed: 'a', created: '2026-03-01T00:00:00Z' });
+    digest = await pushImage(target, 'backends/database', ['1.10.0'], {
+      seed: 'b',
+      created: '2026-02-01T00:00:00Z',
+      labels: { 'org.opencontainers.image.source': 'https://git.example.com/backends/database', 'org.opencontainers.image.revision': 'c0ffee1' },
+    });
+    await pushImage(target, 'backends/database', ['latest', 'v1.11.0-rc.1'], { seed: 'c', created: '2026-01-01T00:00:00Z' });
     workDir = mkdtempSync(path.join(tmpdir(), 'bridge-jvm-'));
     host = await GoCdHost.start({ GOCD_REGISTRY_BRIDGE_WORK_DIR: workDir });
   });
@@ -48,9 +52,9 @@ describe.each<Scenario>([
       DOCKER_REGISTRY_NAME: registry.host,
       ...(credentials ? { USERNAME: credentials.username, PASSWORD: credentials.password } : {}),
     });
-  const packageBody = (filter = '^\\d+\\.\\d+\\.\\d+$') => ({
+  const packageBody = (filter = '^\\d+\\.\\d+\\.\\d+$', extra: Record<string, string> = {}) => ({
     'repository-configuration': repository(),
-    'package-configuration': configMap({ DOCKER_IMAGE: 'backends/database', DOCKER_TAG_FILTER: filter }),
+    'package-configuration': configMap({ DOCKER_IMAGE: 'backends/database', DOCKER_TAG_FILTER: filter, ...extra }),
   });
   const json = async (requestName: string, body?: unknown) => {
     const reply = await host.handle(requestName, body);
@@ -63,18 +67,32 @@ describe.each<Scenario>([
   });
 
   it('answers all eight messages', async () => {
-    expect(Object.keys(await json('repository-configuration'))).toEqual(['DOCKER_REGISTRY_URL', 'DOCKER_REGISTRY_NAME', 'USERNAME', 'PASSWORD']);
-    expect(Object.keys(await json('package-configuration'))).toEqual(['DOCKER_IMAGE', 'DOCKER_TAG_FILTER']);
+    expect(Object.keys(await json('repository-configuration'))).toEqual([
+      'DOCKER_REGISTRY_URL',
+      'DOCKER_REGISTRY_NAME',
+      'USERNAME',
+      'PASSWORD',
+      'TLS_CA_FILE',
+      'TLS_SKIP_VERIFY',
+    ]);
+    expect(Object.keys(await json('package-configuration'))).toEqual(['DOCKER_IMAGE', 'DOCKER_TAG_FILTER', 'TAG_EXCLUDE', 'TAG_ORDER', 'TAG_SORT_KEY', 'SEMVER_PRERELEASES']);
     expect(await json('validate-repository-configuration', { 'repository-configuration': repository() })).toEqual([]);
     expect(await json('validate-package-configuration', packageBody())).toEqual([]);
     expect(await json('check-repository-connection', { 'repository-configuration': repository() })).toMatchObject({ status: 'success' });
     expect(await json('check-package-connection', packageBody())).toEqual({
       status: 'success',
-      messages: [`${registry.host}/backends/database: 3 tags; 2 match the tag filter "^\\\\d+\\\\.\\\\d+\\\\.\\\\d+$"`, `the newest tag is 1.10.0 (${digest})`],
+      messages: [
+        `${registry.host}/backends/database: 4 tags; 2 pass the tag filter "^\\\\d+\\\\.\\\\d+\\\\.\\\\d+$"; ordered natural`,
+        `GoCD would get 1.10.0 (${digest}, created 2026-02-01T00:00:00Z, linux/amd64)`,
+      ],
     });
     const revision = await json('latest-revision', packageBody());
-    expect(revision).toMatchObject({ revision: '1.10.0', data: { TAG: '1.10.0', DIGEST: digest, IMAGE_REF: `${registry.host}/backends/database@${digest}` } });
-    expect(revision.timestamp).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    expect(revision).toMatchObject({
+      revision: '1.10.0',
+      timestamp: '2026-02-01T00:00:00.000Z',
+      trackbackUrl: 'https://git.example.com/backends/database',
+      data: { TAG: '1.10.0', DIGEST: digest, IMAGE_REF: `${registry.host}/backends/database@${digest}`, SOURCE_REVISION: 'c0ffee1' },
+    });
     expect(await json('latest-revision-since', { ...packageBody(), 'previous-revision': { revision: '1.10.0', timestamp: revision.timestamp, data: revision.data } })).toEqual({});
     expect(await json('latest-revision-since', { ...packageBody(), 'previous-revision': { revision: '1.2.0', timestamp: revision.timestamp } })).toMatchObject({
       revision: '1.10.0',
@@ -84,7 +102,26 @@ describe.each<Scenario>([
   it('passes failures to GoCD as a non-200 reply naming cause and fix', async () => {
     const reply = await host.handle('latest-revision', packageBody('^9\\.'));
     expect(reply.code).toBe(404);
-    expect(reply.body).toMatch(/^none of the 3 tags of .+ matches the tag filter .+ Fix: fix DOCKER_TAG_FILTER/);
+    expect(reply.body).toMatch(/^none of the 4 tags of .+ passes the tag filter .+ Fix: fix the package's tag settings/);
+  });
+
+  it.each([
+    ['natural (letters sort after digits, as in the old plugin)', {}, 'v1.11.0-rc.1'],
+    ['semver', { TAG_ORDER: 'semver' }, '1.10.0'],
+    ['semver with pre-releases', { TAG_ORDER: 'semver', SEMVER_PRERELEASES: 'true' }, 'v1.11.0-rc.1'],
+    ['newest-build', { TAG_ORDER: 'newest-build' }, '1.2.0'],
+    ['alphabetical', { TAG_ORDER: 'alphabetical' }, 'v1.11.0-rc.1'],
+    ['a sort key', { TAG_SORT_KEY: '^1\\.(?<key>\\d+)\\.' }, '1.10.0'],
+  ])('orders by %s through the jar', async (_name, settings, expected) => {
+    expect((await json('latest-revision', packageBody('', settings))).revision).toBe(expected);
+  });
+
+  it('follows a named tag by digest: a re-push is a new revision', async () => {
+    const first = await json('latest-revision', packageBody('^latest$'));
+    expect(first.revision).toMatch(/^latest@sha256:/);
+    expect(await json('latest-revision-since', { ...packageBody('^latest$'), 'previous-revision': first })).toEqual({});
+    const repushed = await pushImage({ ...registry, credentials }, 'backends/database', ['latest'], { seed: `repush-${Date.now()}` });
+    expect((await json('latest-revision-since', { ...packageBody('^latest$'), 'previous-revision': first })).revision).toBe(`latest@${repushed}`);
   });
 
   it('answers 10 concurrent polls', async () => {
