@@ -8,7 +8,7 @@ import { NotARegistryError, RegistryNotFoundError, RegistryResponseError } from 
 import { headManifest, ImageMetadata, ImageRef, ManifestDigest, readImageMetadata } from './manifests';
 import { apiUrl } from './reference';
 import { TagList, walkTags } from './tags';
-import { AuthOutcome, RegistryAccess, RegistryDeps, RegistryTransport, TRANSPORT_DEFAULTS, TransportOptions } from './transport';
+import { AuthOutcome, RegistryAccess, RegistryDeps, RegistryResponse, RegistryTransport, TRANSPORT_DEFAULTS, TransportOptions } from './transport';
 
 export interface RegistryClientOptions extends TransportOptions {
   operationTimeoutMs: number; // 45 s per call unless the caller sets a deadline: under the shim's 60 s, so GoCD sees our error
@@ -63,12 +63,17 @@ export class RegistryClient {
     const url = apiUrl(access.endpoint, '');
     try {
       const { response, auth } = await this.transport.send({ method: 'GET', url, access, subject: 'the API root /v2/', deadlineMs: this.deadline(call) });
-      return {
-        auth,
-        apiVersionHeader: response.headers.get('docker-distribution-api-version') ?? undefined,
-        usedDockerConfig: access.credentials !== configured.credentials,
-      };
+      const apiVersionHeader = response.headers.get('docker-distribution-api-version') ?? undefined;
+      if (!apiVersionHeader && !isJsonOrEmpty(response)) {
+        // OCI-DIST says not to require the legacy header, but a web page answering 200 is no registry.
+        throw new NotARegistryError({
+          message: `${url} answered with a ${response.headers.get('content-type') ?? 'non-JSON'} page, not the Docker Registry V2 API`,
+          fix: "check the registry URL: it should be the registry's base URL, not a web UI in front of it",
+        });
+      }
+      return { auth, apiVersionHeader, usedDockerConfig: access.credentials !== configured.credentials };
     } catch (err) {
+      if (err instanceof NotARegistryError) throw err;
       const status = err instanceof RegistryResponseError ? err.status : err instanceof RegistryNotFoundError ? 404 : undefined;
       if (status === undefined || status >= 500 || status === 429) throw err;
       throw new NotARegistryError({
@@ -132,6 +137,16 @@ export class RegistryClient {
 
   private deadline(call: CallOptions): number {
     return call.deadlineMs ?? this.deps.now() + this.options.operationTimeoutMs;
+  }
+}
+
+function isJsonOrEmpty(response: RegistryResponse): boolean {
+  if (response.body.length === 0) return true;
+  try {
+    JSON.parse(response.body.toString('utf8'));
+    return true;
+  } catch {
+    return false;
   }
 }
 
