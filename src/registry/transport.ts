@@ -468,6 +468,12 @@ function resolveRealm(challenge: Challenge, request: RegistryRequest): URL {
       fix: 'configure the registry to advertise an https:// token realm (behind a TLS proxy, set its external URL)',
     });
   }
+  if (realm.protocol === 'http:' && realm.hostname !== registryUrl.hostname && request.access.credentials) {
+    throw new RegistryAuthError({
+      message: `${endpoint.host} asks for the credentials to be sent in clear text to another host (${realm.origin})`,
+      fix: 'serve the registry and its token service over https, or keep the token service on the registry\'s host',
+    });
+  }
   if (realm.hostname !== registryUrl.hostname && isPrivateAddress(realm.hostname)) {
     throw new RegistryAuthError({
       message: `${endpoint.host} sends clients to a token service on a private address (${realm.host})`,
@@ -549,7 +555,7 @@ function networkError(err: unknown, request: RegistryRequest, timeoutMs: number,
   }
   if ((err as { type?: string })?.type === 'max-size') {
     return new RegistryResponseError({
-      message: `${target.host} answered ${request.method} ${redactUrl(request.url)} with more than ${maxBytes / 1024 / 1024} MiB`,
+      message: `${target.host} answered ${request.method} ${redactUrl(request.url)} with more than ${formatBytes(maxBytes)}`,
       fix: 'check that the registry URL points at a Docker Registry V2 API',
       cause: err,
     });
@@ -585,6 +591,10 @@ function networkError(err: unknown, request: RegistryRequest, timeoutMs: number,
     retryable: code !== undefined && TRANSIENT_CODES.has(code),
     cause: err,
   });
+}
+
+function formatBytes(bytes: number): string {
+  return bytes >= 1024 * 1024 ? `${Math.round(bytes / 1024 / 1024)} MiB` : bytes >= 1024 ? `${Math.round(bytes / 1024)} KiB` : `${bytes} bytes`;
 }
 
 function errorCode(err: unknown): string | undefined {

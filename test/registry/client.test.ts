@@ -115,6 +115,56 @@ describe('RegistryClient against an htpasswd registry', () => {
   });
 });
 
+describe('RegistryClient economy and limits', () => {
+  let registry: StartedRegistry;
+
+  beforeAll(async () => {
+    registry = await startRegistry();
+    await pushImage(registry, 'team/app', Array.from({ length: 20 }, (_, i) => `1.${i}`));
+  });
+  afterAll(() => registry.stop());
+
+  const image = () => ({ endpoint: parseRegistryUrl(registry.url), repository: 'team/app' });
+
+  it('keeps at most 4 requests in flight per registry', async () => {
+    let inFlight = 0;
+    let most = 0;
+    const deps = testDeps();
+    const inner = deps.fetch;
+    const client = new RegistryClient({
+      ...deps,
+      fetch: async (url, init) => {
+        most = Math.max(most, ++inFlight);
+        try {
+          return await inner(url, init);
+        } finally {
+          inFlight -= 1;
+        }
+      },
+    });
+    await Promise.all(Array.from({ length: 20 }, (_, i) => client.headManifest(image(), `1.${i}`)));
+    expect(most).toBe(4);
+  });
+
+  it('reuses a tag walk within the reuse window, and walks again after it', async () => {
+    let offsetMs = 0;
+    const requests: RecordedRequest[] = [];
+    const client = new RegistryClient({ ...testDeps(requests), now: () => Date.now() + offsetMs }, { tagListReuseMs: 10_000 });
+    await client.listTags(image());
+    offsetMs = 9_000;
+    await client.listTags(image());
+    expect(requests).toHaveLength(1);
+    offsetMs = 11_000;
+    await client.listTags(image());
+    expect(requests).toHaveLength(2);
+  });
+
+  it('refuses an answer larger than the size cap', async () => {
+    const client = new RegistryClient(testDeps(), { maxResponseBytes: 100 });
+    await expect(client.listTags(image())).rejects.toThrow(`${registry.host} answered GET ${registry.url}/v2/team/app/tags/list with more than 100 bytes`);
+  });
+});
+
 describe('RegistryClient failures', () => {
   it('names a refused connection', async () => {
     const port = await freePort();

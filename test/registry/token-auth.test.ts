@@ -64,6 +64,15 @@ describe('RegistryClient against a token-auth registry with users', () => {
     ]);
   });
 
+  it('never sends credentials in clear text to another host', async () => {
+    // localhost and the realm's 127.0.0.1 are different hosts to the realm rules.
+    const client = new RegistryClient(testDeps());
+    const elsewhere = { ...image(), endpoint: parseRegistryUrl(registry.url.replace('127.0.0.1', 'localhost')) };
+    const before = tokenRequests();
+    await expect(client.listTags(elsewhere)).rejects.toThrow(/asks for the credentials to be sent in clear text to another host \(http:\/\/127\.0\.0\.1:\d+\)$/);
+    expect(tokenRequests()).toBe(before);
+  });
+
   it('fetches a new token once the old one expires', async () => {
     let offsetMs = 0;
     const deps = { ...testDeps(), now: () => Date.now() + offsetMs };

@@ -9,7 +9,8 @@ import https from 'node:https';
 import net from 'node:net';
 
 export type Fault =
-  | { status: 429; retryAfter?: string }
+  /** headers: e.g. Docker Hub's ratelimit-limit / ratelimit-remaining. */
+  | { status: 429; retryAfter?: string; headers?: Record<string, string> }
   | { status: 503 }
   /** Destroys the connection without answering. */
   | { reset: true }
@@ -162,6 +163,7 @@ export async function startFaultProxy(upstreamUrl: string, options: FaultProxyOp
       if (fault.status === 503) return answer(jsonReply(503, registryError('UNAVAILABLE', 'service unavailable')));
       const reply = jsonReply(429, registryError('TOOMANYREQUESTS', 'too many requests'));
       if (fault.retryAfter !== undefined) reply.headers['retry-after'] = fault.retryAfter;
+      Object.assign(reply.headers, fault.headers);
       return answer(reply);
     }
     if (tagsOf !== undefined && options.rejectPageSizeAbove !== undefined && n !== undefined && n > options.rejectPageSizeAbove) {
