@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian machine lacks for building and testing, and nothing else:
-# Debian's docker-registry (the real registry the tests run), gradle 4.4.1, htpasswd, a JDK, pgrep; then npm ci.
+# Debian's docker-registry (the real registry the tests run), gradle 4.4.1, htpasswd, a JDK, pgrep, chromium
+# (renders the status page in a test); then npm ci.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +11,8 @@ command -v gradle >/dev/null || missing+=(gradle)
 command -v htpasswd >/dev/null || missing+=(apache2-utils)
 command -v javac >/dev/null || missing+=(default-jdk-headless)
 command -v pgrep >/dev/null || missing+=(procps)
+command -v chromium >/dev/null || missing+=(chromium)
+command -v openssl >/dev/null || missing+=(openssl)
 if ((${#missing[@]} > 0)); then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"

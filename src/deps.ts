@@ -25,12 +25,13 @@ export function realFetch(): FetchLike {
   return (url, init) => fetch(url, { ...init, agent: init?.agent ?? byProtocol });
 }
 
-export function realRegistryDeps(log: Logger, env: NodeJS.ProcessEnv = process.env): RegistryDeps {
+export function realRegistryDeps(log: Logger, env: NodeJS.ProcessEnv = process.env, observe?: RegistryDeps['observe']): RegistryDeps {
   return {
     fetch: realFetch(),
     now: Date.now,
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     log,
+    observe,
     fallbackCredentials: dockerConfigCredentials({
       configDir: env.DOCKER_CONFIG,
       homeDir: os.homedir(),

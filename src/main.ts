@@ -34,6 +34,7 @@ Options:
 Environment:
   GOCD_REGISTRY_BRIDGE_TOKEN       the token, when --token-stdin is not given
   GOCD_REGISTRY_BRIDGE_LOG_LEVEL   debug | info | warn | error (default info); logs are JSON lines on stderr
+  GOCD_REGISTRY_BRIDGE_STATUS_PORT also serve /status and /metrics on this fixed loopback port
   DOCKER_CONFIG                    where docker's config.json is (credentials for repositories without any)
 `;
 
@@ -91,7 +92,15 @@ async function runServe(argv: string[]): Promise<number | undefined> {
   }
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0..65535, not "${values.port}"`);
-  await serve({ port, tokenFromStdin: values['token-stdin'], exitOnStdinEof: values['exit-on-stdin-eof'], version });
+  const statusPort = process.env.GOCD_REGISTRY_BRIDGE_STATUS_PORT;
+  if (statusPort !== undefined && !/^\d{1,5}$/.test(statusPort)) throw new UsageError(`GOCD_REGISTRY_BRIDGE_STATUS_PORT must be a port number, not "${statusPort}"`);
+  await serve({
+    port,
+    statusPort: statusPort === undefined ? undefined : Number(statusPort),
+    tokenFromStdin: values['token-stdin'],
+    exitOnStdinEof: values['exit-on-stdin-eof'],
+    version,
+  });
   return undefined;
 }
 

@@ -40,13 +40,18 @@ export interface GoCdReply {
   status: number;
   contentType: 'application/json' | 'text/plain';
   body: string;
+  /** failure also for a check-* answered 200 with status "failure": what metrics count. */
+  outcome: 'success' | 'failure';
 }
+
+/** The request names GoCD may send, for bounded metric labels. */
+export const KNOWN_REQUESTS: ReadonlySet<string> = new Set(Object.keys(PACKAGE_REPOSITORY_1_0));
 
 export async function dispatch(call: GoCdCall, ctx: GoCdContext): Promise<GoCdReply> {
   const handler = EXTENSIONS[call.extension]?.[call.version]?.[call.requestName];
   if (!handler) return unknownRequest(call);
   try {
-    return json(200, await handler.run(call.body, call.requestName, ctx));
+    return json(200, await handler.run(call.body, call.requestName, { ...ctx, requestId: call.requestId }));
   } catch (err) {
     return errorReply(err, handler, call, ctx);
   }
@@ -55,12 +60,12 @@ export async function dispatch(call: GoCdCall, ctx: GoCdContext): Promise<GoCdRe
 function errorReply(err: unknown, handler: RequestHandler, call: GoCdCall, ctx: GoCdContext): GoCdReply {
   if (err instanceof BridgeError) {
     ctx.log.warn('request failed', { requestId: call.requestId, requestName: call.requestName, code: err.code, error: err.message, cause: err.cause });
-    if (handler.errorReply === 'connection-result') return json(200, { status: 'failure', messages: [err.message, `Fix: ${err.fix}`] });
+    if (handler.errorReply === 'connection-result') return json(200, { status: 'failure', messages: [err.message, `Fix: ${err.fix}`] }, 'failure');
     return text(statusFor(err), err.describe());
   }
   ctx.log.error('internal error', { requestId: call.requestId, requestName: call.requestName, error: err });
   const message = `internal error in the gocd-registry-bridge sidecar while handling ${call.requestName} (request ${call.requestId}); the GoCD plugin log has the details`;
-  if (handler.errorReply === 'connection-result') return json(200, { status: 'failure', messages: [message] });
+  if (handler.errorReply === 'connection-result') return json(200, { status: 'failure', messages: [message] }, 'failure');
   return text(500, message);
 }
 
@@ -90,10 +95,10 @@ function unknownRequest(call: GoCdCall): GoCdReply {
   return text(404, `gocd-registry-bridge does not handle "${call.requestName}"; it handles ${Object.keys(messages).join(', ')}`);
 }
 
-function json(status: number, value: unknown): GoCdReply {
-  return { status, contentType: 'application/json', body: JSON.stringify(value) };
+function json(status: number, value: unknown, outcome: GoCdReply['outcome'] = 'success'): GoCdReply {
+  return { status, contentType: 'application/json', body: JSON.stringify(value), outcome };
 }
 
 function text(status: number, message: string): GoCdReply {
-  return { status, contentType: 'text/plain', body: message };
+  return { status, contentType: 'text/plain', body: message, outcome: 'failure' };
 }

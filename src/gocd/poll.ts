@@ -34,7 +34,27 @@ const EXAMPLE_TAGS = 5;
 // One poll (tag walk, HEADs, metadata) must end before the shim gives up at 60 s, so GoCD shows our error.
 const POLL_BUDGET_MS = 50_000;
 
+/** Polls, and tells ctx.observePoll how it went. */
 export async function pollLatest(repository: RepositorySettings, pkg: PackageSettings, ctx: GoCdContext): Promise<PolledImage> {
+  const record = {
+    requestId: ctx.requestId,
+    registry: repository.access.endpoint.host,
+    image: pkg.repository,
+    filter: pkg.tagFilter,
+    exclude: pkg.excludeFilter,
+    order: pkg.selection.order,
+  };
+  try {
+    const polled = await pollOnce(repository, pkg, ctx);
+    ctx.observePoll?.({ ...record, outcome: { tag: polled.tag, digest: polled.manifest.digest } });
+    return polled;
+  } catch (err) {
+    ctx.observePoll?.({ ...record, outcome: { error: err instanceof BridgeError ? err.describe() : 'internal error' } });
+    throw err;
+  }
+}
+
+async function pollOnce(repository: RepositorySettings, pkg: PackageSettings, ctx: GoCdContext): Promise<PolledImage> {
   const image = imageRef(repository, pkg);
   const call = { deadlineMs: ctx.registry.deadlineIn(POLL_BUDGET_MS) };
   const named = namedTag(pkg.selection.include);

@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import express, { ErrorRequestHandler } from 'express';
 import { dispatch, GoCdContext } from '../gocd';
 import type { Logger } from '../log';
+import type { Observability } from './observability';
 import { requireToken } from './token-check';
 
 export interface AppOptions {
@@ -12,20 +13,26 @@ export interface AppOptions {
   version: string;
   context: GoCdContext;
   log: Logger;
+  observability: Observability;
+}
+
+/** /health, /status and /metrics: what may be served without the token, here and on the optional status port. */
+export function createStatusApp(version: string, observability: Observability): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.get('/health', (_req, res) => {
+    res.json({ status: 'ok', version });
+  });
+  observability.mount(app, version);
+  return app;
 }
 
 // GoCD request bodies are a few KiB of configuration; anything far larger is not from GoCD.
 const MAX_BODY = '1mb';
 
 export function createApp(options: AppOptions): express.Express {
-  const app = express();
-  app.disable('x-powered-by');
+  const app = createStatusApp(options.version, options.observability);
   app.set('etag', false);
-
-  app.get('/health', (_req, res) => {
-    res.json({ status: 'ok', version: options.version });
-  });
-
   app.use(requireToken(options.token));
 
   app.post('/gocd/:extension/:version/:requestName', express.text({ type: () => true, limit: MAX_BODY }), async (req, res) => {
@@ -36,12 +43,9 @@ export function createApp(options: AppOptions): express.Express {
       { extension, version, requestName, body: typeof req.body === 'string' ? req.body : '', requestId },
       options.context,
     );
-    options.log.debug('handled', {
-      requestId,
-      requestName,
-      status: reply.status,
-      durationMs: Number(process.hrtime.bigint() - started) / 1e6,
-    });
+    const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
+    options.observability.metrics.observeGoCdRequest(requestName, reply.outcome, durationMs / 1000);
+    options.log.debug('handled', { requestId, requestName, status: reply.status, outcome: reply.outcome, durationMs });
     res.status(reply.status).type(reply.contentType).send(reply.body);
   });
 

@@ -1,7 +1,8 @@
 // The express app that serves GoCD calls forwarded by the Java shim, and the `serve` command that runs it.
 // Imports gocd/; only main.ts imports it.
 
-export { createApp } from './app';
+export { createApp, createStatusApp } from './app';
+export { Observability } from './observability';
 export type { AppOptions } from './app';
 export { serve } from './serve';
 export type { ServeOptions } from './serve';

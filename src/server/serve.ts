@@ -4,11 +4,15 @@
 import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import { realLogger, realRegistryDeps } from '../deps';
+import type { Logger } from '../log';
 import { RegistryClient } from '../registry';
-import { createApp } from './app';
+import { createApp, createStatusApp } from './app';
+import { Observability } from './observability';
 
 export interface ServeOptions {
   port: number;
+  /** GOCD_REGISTRY_BRIDGE_STATUS_PORT: also serve /status and /metrics here. */
+  statusPort?: number;
   tokenFromStdin: boolean;
   exitOnStdinEof: boolean;
   version: string;
@@ -21,8 +25,10 @@ export async function serve(options: ServeOptions, env: NodeJS.ProcessEnv = proc
     throw new Error('no token: pass --token-stdin (the shim does) or set GOCD_REGISTRY_BRIDGE_TOKEN (external mode)');
   }
   log.registerSecret(token);
-  const context = { registry: new RegistryClient(realRegistryDeps(log)), log, now: Date.now };
-  const app = createApp({ token, version: options.version, context, log });
+  const observability = new Observability(log);
+  const registry = new RegistryClient(realRegistryDeps(log, env, observability.observeRegistry));
+  const context = { registry, log, now: Date.now, observePoll: observability.observePoll };
+  const app = createApp({ token, version: options.version, context, log, observability });
   // Loopback only: the shim is the one client, and the token is not meant to cross a network.
   const server = app.listen(options.port, '127.0.0.1');
   await new Promise<void>((resolve, reject) => {
@@ -31,7 +37,8 @@ export async function serve(options: ServeOptions, env: NodeJS.ProcessEnv = proc
   });
   const { port } = server.address() as AddressInfo;
   process.stdout.write(`GOCD_REGISTRY_BRIDGE_READY port=${port} version=${options.version} pid=${process.pid}\n`);
-  log.info('listening', { port, version: options.version, pid: process.pid });
+  log.info('listening', { port, version: options.version, pid: process.pid, status: `http://127.0.0.1:${port}/status` });
+  if (options.statusPort !== undefined) listenForStatus(options.statusPort, options.version, observability, log);
 
   const stop = (reason: string): void => {
     log.info('stopping', { reason });
@@ -46,6 +53,13 @@ export async function serve(options: ServeOptions, env: NodeJS.ProcessEnv = proc
   }
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+}
+
+/** A fixed port for /status and /metrics, so an admin need not look up the sidecar's port; busy is not fatal. */
+function listenForStatus(port: number, version: string, observability: Observability, log: Logger): void {
+  const server = createStatusApp(version, observability).listen(port, '127.0.0.1');
+  server.once('listening', () => log.info('status page listening', { url: `http://127.0.0.1:${port}/status` }));
+  server.once('error', (err) => log.warn('status port unavailable; /status stays on the main port', { port, error: err.message }));
 }
 
 function readFirstStdinLine(): Promise<string> {

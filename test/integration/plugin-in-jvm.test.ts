@@ -141,6 +141,15 @@ describe.each<Scenario>([
     expect(restarted[0]).not.toBe(sidecar);
   });
 
+  it('serves the status page of the sidecar it started, listing what GoCD polled', async () => {
+    // The last sidecar started: an earlier test killed the first one.
+    const port = [...host.stderr.matchAll(/sidecar: version \S+ ready on port (\d+)/g)].pop()?.[1];
+    expect(port).toBeDefined();
+    const page = await (await fetch(`http://127.0.0.1:${port}/status`)).text();
+    expect(page).toContain(`<code>${registry.host}/backends/database</code>`);
+    expect(page).not.toContain(credentials?.password ?? 'no-password-configured');
+  });
+
   it('never writes the password or the sidecar token to the plugin log', () => {
     expect(host.stderr).toContain('sidecar: '); // the sidecar's own lines reach the plugin log
     if (credentials) expect(host.stderr).not.toContain(credentials.password);

@@ -1,7 +1,7 @@
 import supertest from 'supertest';
 import { realRegistryDeps } from '../../src/deps';
 import { RegistryClient } from '../../src/registry';
-import { createApp } from '../../src/server';
+import { createApp, Observability } from '../../src/server';
 import { capturingLogger } from './deps';
 
 export const TEST_TOKEN = 'test-token-0123456789abcdef';
@@ -10,12 +10,15 @@ export const FIXED_NOW = Date.parse('2026-03-02T08:00:12.345Z');
 /** The express app with real registry access, a fixed clock and a readable log. */
 export function sidecarApp() {
   const log = capturingLogger();
+  const observability = new Observability(log);
   // No docker config: what a developer's ~/.docker holds must not change what the tests see.
-  const registry = new RegistryClient(realRegistryDeps(log, { DOCKER_CONFIG: '/nonexistent/gocd-registry-bridge-tests' }));
-  const app = createApp({ token: TEST_TOKEN, version: '0.0.0-test', context: { registry, log, now: () => FIXED_NOW }, log });
+  const registry = new RegistryClient(realRegistryDeps(log, { DOCKER_CONFIG: '/nonexistent/gocd-registry-bridge-tests' }, observability.observeRegistry));
+  const context = { registry, log, now: () => FIXED_NOW, observePoll: observability.observePoll };
+  const app = createApp({ token: TEST_TOKEN, version: '0.0.0-test', context, log, observability });
   return {
     app,
     log,
+    observability,
     /** POST one GoCD message the way the shim forwards it. */
     call: (requestName: string, body?: unknown) => {
       const request = supertest(app)

@@ -1,0 +1,65 @@
+import supertest from 'supertest';
+import { pushImage } from '../support/push-image';
+import { startRegistry, StartedRegistry } from '../support/registry-server';
+import { configMap, sidecarApp } from '../support/sidecar-app';
+
+const credentials = { username: 'observer', password: 'status-pa55word' };
+
+describe('/metrics, /status and the poll log', () => {
+  let registry: StartedRegistry;
+  let digest: string;
+  const { app, call, log } = sidecarApp();
+
+  beforeAll(async () => {
+    registry = await startRegistry({ htpasswd: credentials });
+    digest = await pushImage({ ...registry, credentials }, 'backends/database', ['1.2.0', '1.10.0']);
+    const repository = configMap({ DOCKER_REGISTRY_URL: registry.url, DOCKER_REGISTRY_NAME: registry.host, USERNAME: credentials.username, PASSWORD: credentials.password });
+    const pkg = (filter: string) => ({ 'repository-configuration': repository, 'package-configuration': configMap({ DOCKER_IMAGE: 'backends/database', DOCKER_TAG_FILTER: filter }) });
+    await call('latest-revision', pkg('^1\\.')).set('X-Request-Id', 'req-ok-1');
+    await call('latest-revision', pkg('^1\\.'));
+    await call('latest-revision', pkg('<script>alert(1)</script>')).set('X-Request-Id', 'req-fail-2');
+    await call('package-configuration');
+  });
+  afterAll(() => registry.stop());
+
+  it('serves Prometheus metrics without the token: GoCD messages, registry requests, tokens, cache', async () => {
+    const response = await supertest(app).get('/metrics');
+    expect(response.status).toBe(200);
+    expect(response.headers['content-type']).toMatch(/^text\/plain;.*version=0\.0\.4/);
+    const metrics = response.text;
+    expect(metrics).toContain('gocd_registry_bridge_gocd_requests_total{request="latest-revision",outcome="success"} 2');
+    expect(metrics).toContain('gocd_registry_bridge_gocd_requests_total{request="latest-revision",outcome="failure"} 1');
+    expect(metrics).toContain('gocd_registry_bridge_gocd_requests_total{request="package-configuration",outcome="success"} 1');
+    expect(metrics).toMatch(/gocd_registry_bridge_gocd_request_duration_seconds_count\{request="latest-revision"\} 3/);
+    expect(metrics).toContain(`gocd_registry_bridge_registry_requests_total{host="${registry.host}",method="GET",status="401"} 1`);
+    expect(metrics).toContain(`gocd_registry_bridge_registry_requests_total{host="${registry.host}",method="HEAD",status="200"}`);
+    // One tag walk served all three polls: the second and the failing one reused it.
+    expect(metrics).toContain('gocd_registry_bridge_cache_lookups_total{cache="tags",result="miss"} 1');
+    expect(metrics).toContain('gocd_registry_bridge_cache_lookups_total{cache="tags",result="hit"} 2');
+    expect(metrics).toContain('gocd_registry_bridge_cache_lookups_total{cache="metadata",result="hit"} 1');
+    expect(metrics).not.toContain(credentials.password);
+  });
+
+  it('shows each polled material with its settings and last result, escaped, without credentials', async () => {
+    const response = await supertest(app).get('/status');
+    expect(response.status).toBe(200);
+    expect(response.headers['content-type']).toMatch(/^text\/html/);
+    const page = response.text;
+    expect(page).toContain('2 package(s) polled in the last 24 h;');
+    expect(page).toContain('<span class="error">1 failing</span>');
+    expect(page).toContain(`<td><code>${registry.host}/backends/database</code></td><td><code>^1\\.</code></td>`);
+    expect(page).toContain(`<span class="ok">1.10.0</span><br><code class="muted" title="${digest}">${digest.slice(0, 19)}…</code>`);
+    expect(page).toContain('<td><code>&lt;script&gt;alert(1)&lt;/script&gt;</code></td>');
+    expect(page).not.toContain('<script>');
+    expect(page).toMatch(/<td>2<\/td><\/tr>/); // two polls of the ^1\. material
+    expect(page).not.toContain(credentials.password);
+    expect(page).not.toContain(credentials.username);
+  });
+
+  it('logs one JSON line per poll with the shim\'s request id', () => {
+    const polls = log.lines.map((line) => JSON.parse(line)).filter((entry) => entry.msg === 'poll' || entry.msg === 'poll failed');
+    expect(polls.find((entry) => entry.requestId === 'req-ok-1')).toMatchObject({ level: 'info', registry: registry.host, image: 'backends/database', tag: '1.10.0', digest });
+    expect(polls.find((entry) => entry.requestId === 'req-fail-2')).toMatchObject({ level: 'warn', error: expect.stringMatching(/^none of the 2 tags/) });
+    expect(log.lines.join('\n')).not.toContain(credentials.password);
+  });
+});
