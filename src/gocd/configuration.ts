@@ -113,10 +113,9 @@ export function readPackageConfiguration(map: ConfigurationMap, endpoint: Regist
   // Patterns are not trimmed: spaces can be part of a pattern.
   const tagFilter = map.DOCKER_TAG_FILTER?.value ?? '';
   const excludeFilter = map.TAG_EXCLUDE?.value ?? '';
-  const sortKey = map.TAG_SORT_KEY?.value ?? '';
-  const include = tagFilter === '' ? undefined : collect(errors, 'DOCKER_TAG_FILTER', () => TagPattern.compile(tagFilter, 'the tag filter'));
-  const exclude = excludeFilter === '' ? undefined : collect(errors, 'TAG_EXCLUDE', () => TagPattern.compile(excludeFilter, 'the exclusion filter'));
-  const sortKeyPattern = sortKey === '' ? undefined : collect(errors, 'TAG_SORT_KEY', () => TagPattern.compile(sortKey, 'the sort key pattern', { keyGroup: true }));
+  const include = readPattern(errors, 'DOCKER_TAG_FILTER', tagFilter, 'the tag filter');
+  const exclude = readPattern(errors, 'TAG_EXCLUDE', excludeFilter, 'the exclusion filter');
+  const sortKeyPattern = readPattern(errors, 'TAG_SORT_KEY', map.TAG_SORT_KEY?.value ?? '', 'the sort key pattern', { keyGroup: true });
   const order = (values.TAG_ORDER.toLowerCase() || 'natural') as TagOrder;
   if (!TAG_ORDERS.includes(order)) {
     errors.push({ key: 'TAG_ORDER', message: `"${values.TAG_ORDER}" is not an order; use one of ${TAG_ORDERS.join(', ')} (empty means natural)` });
@@ -125,6 +124,11 @@ export function readPackageConfiguration(map: ConfigurationMap, endpoint: Regist
   if (errors.length > 0 || !repository) return { errors };
   const selection = { include, exclude, order, sortKey: sortKeyPattern, includePrereleases };
   return { settings: { repository, tagFilter, excludeFilter, selection }, errors: [] };
+}
+
+/** An optional pattern: absent when empty, compiled (and probed) otherwise. */
+function readPattern(errors: ValidationError[], key: string, source: string, what: string, options: { keyGroup?: boolean } = {}): TagPattern | undefined {
+  return source === '' ? undefined : collect(errors, key, () => TagPattern.compile(source, what, options));
 }
 
 function readBoolean(errors: ValidationError[], key: string, value: string): boolean {
