@@ -9,7 +9,7 @@ export const checkPackageConnection = defineHandler({
   errorReply: 'connection-result',
   handle: async (request, ctx) => {
     const { repository, pkg } = requirePackageSettings(request, ctx.log);
-    const polled = await pollLatest(repository, pkg, ctx);
+    const polled = await pollLatest(repository, pkg, ctx, { isFreshListingRequired: true });
     const where = `${repository.access.endpoint.host}/${pkg.repository}`;
     const created = polled.metadata?.created ? `, created ${polled.metadata.created}` : '';
     const platforms = polled.metadata?.platforms.length ? `, ${polled.metadata.platforms.join(', ')}` : '';

@@ -34,8 +34,13 @@ const EXAMPLE_TAGS = 5;
 // One poll (tag walk, HEADs, metadata) must end before the shim gives up at 60 s, so GoCD shows our error.
 const POLL_BUDGET_MS = 50_000;
 
+export interface PollOptions {
+  /** check-package-connection: a person is looking, so list the tags now rather than reuse a recent walk. */
+  isFreshListingRequired?: boolean;
+}
+
 /** Polls, and tells ctx.observePoll how it went. */
-export async function pollLatest(repository: RepositorySettings, pkg: PackageSettings, ctx: GoCdContext): Promise<PolledImage> {
+export async function pollLatest(repository: RepositorySettings, pkg: PackageSettings, ctx: GoCdContext, options: PollOptions = {}): Promise<PolledImage> {
   const record = {
     requestId: ctx.requestId,
     registry: repository.access.endpoint.host,
@@ -45,7 +50,7 @@ export async function pollLatest(repository: RepositorySettings, pkg: PackageSet
     order: pkg.selection.order,
   };
   try {
-    const polled = await pollOnce(repository, pkg, ctx);
+    const polled = await pollOnce(repository, pkg, ctx, options);
     ctx.observePoll?.({ ...record, outcome: { tag: polled.tag, digest: polled.manifest.digest } });
     return polled;
   } catch (err) {
@@ -54,7 +59,7 @@ export async function pollLatest(repository: RepositorySettings, pkg: PackageSet
   }
 }
 
-async function pollOnce(repository: RepositorySettings, pkg: PackageSettings, ctx: GoCdContext): Promise<PolledImage> {
+async function pollOnce(repository: RepositorySettings, pkg: PackageSettings, ctx: GoCdContext, options: PollOptions): Promise<PolledImage> {
   const image = imageRef(repository, pkg);
   const call = { deadlineMs: ctx.registry.deadlineIn(POLL_BUDGET_MS) };
   const named = namedTag(pkg.selection.include);
@@ -64,7 +69,7 @@ async function pollOnce(repository: RepositorySettings, pkg: PackageSettings, ct
     return { tag: named, key: named, manifest, metadata, isMutableTag: true, createdOf: () => undefined };
   }
 
-  const { tags } = await ctx.registry.listTags(image, call);
+  const { tags } = await ctx.registry.listTags(image, { ...call, isFreshListingRequired: options.isFreshListingRequired });
   const candidates = selectCandidates(tags, pkg.selection);
   if (candidates.length === 0) throw noMatch(tags, pkg, image);
   const known = new Map<string, { manifest: ManifestDigest; metadata?: ImageMetadata }>();

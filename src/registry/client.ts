@@ -12,20 +12,22 @@ import { AuthOutcome, RegistryAccess, RegistryDeps, RegistryResponse, RegistryTr
 
 export interface RegistryClientOptions extends TransportOptions {
   operationTimeoutMs: number; // 45 s per call unless the caller sets a deadline: under the shim's 60 s, so GoCD sees our error
-  tagListReuseMs: number; // 10 s: materials that share an image are polled in the same GoCD cycle (every 60-90 s)
+  tagListReuseMs: number; // 30 s: materials sharing an image poll in one GoCD cycle, which takes tens of seconds on a busy server; a new tag still shows within GoCD's own 60-90 s cadence
   metadataCacheEntries: number; // 10,000 digests (~2 KiB each): metadata never changes for a digest
 }
 
 export const REGISTRY_CLIENT_DEFAULTS: RegistryClientOptions = {
   ...TRANSPORT_DEFAULTS,
   operationTimeoutMs: 45_000,
-  tagListReuseMs: 10_000,
+  tagListReuseMs: 30_000,
   metadataCacheEntries: 10_000,
 };
 
 export interface CallOptions {
   /** Absolute epoch ms by which the whole call must be done. */
   deadlineMs?: number;
+  /** listTags: walk again even within the reuse window (a person pressed "check"). */
+  isFreshListingRequired?: boolean;
 }
 
 export interface PingResult {
@@ -88,7 +90,7 @@ export class RegistryClient {
   async listTags(configured: ImageRef, call: CallOptions = {}): Promise<TagList> {
     const image = await this.withFallbackCredentials(configured);
     const key = imageKey(image);
-    const recent = this.recentTagLists.get(key);
+    const recent = call.isFreshListingRequired ? undefined : this.recentTagLists.get(key);
     if (recent && this.deps.now() - recent.atMs < this.options.tagListReuseMs) {
       this.deps.observe?.({ type: 'cache', cache: 'tags', hit: true });
       return recent.list;

@@ -87,6 +87,14 @@ describe('check-repository-connection and check-package-connection', () => {
     });
   });
 
+  it('lists the tags afresh, so a tag pushed a moment ago shows at once', async () => {
+    const poll = { 'repository-configuration': repository(plain), 'package-configuration': configMap({ DOCKER_IMAGE: 'backends/database' }) };
+    await call('latest-revision', poll); // leaves a tag walk the next poll could reuse
+    await pushImage(plain, 'backends/database', ['1.11.0'], { seed: 'just-pushed' });
+    const result = await checkPackage(repository(plain), { DOCKER_IMAGE: 'backends/database', DOCKER_TAG_FILTER: '^\\d+\\.\\d+\\.\\d+$' });
+    expect(result.messages[1]).toMatch(/^GoCD would get 1\.11\.0 /);
+  });
+
   it('polls a private image with credentials', async () => {
     const result = await checkPackage(repository(locked, { USERNAME: credentials.username, PASSWORD: credentials.password }), { DOCKER_IMAGE: 'team/app' });
     expect(result.status).toBe('success');

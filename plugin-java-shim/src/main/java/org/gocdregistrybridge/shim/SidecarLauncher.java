@@ -26,6 +26,7 @@ final class SidecarLauncher {
     }
 
     Sidecar start() throws BridgeException, InterruptedException {
+        SidecarClient.warmUpInBackground();
         String node = findNode();
         checkNodeVersion(node);
         Path script = extractScript();
