@@ -15,6 +15,7 @@ import java.io.BufferedReader;
 import java.io.File;
 import java.io.InputStream;
 import java.io.InputStreamReader;
+import java.io.OutputStream;
 import java.io.PrintStream;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Method;
@@ -24,11 +25,15 @@ import java.net.URLClassLoader;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Base64;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.jar.JarEntry;
 import java.util.jar.JarFile;
 import java.util.jar.Manifest;
@@ -46,6 +51,13 @@ import org.w3c.dom.Element;
  *   out: &lt;id&gt; &lt;code&gt; &lt;base64 body&gt;        or &lt;id&gt; EXCEPTION &lt;base64 class: message&gt;
  * </pre>
  * Base64 is the standard alphabet with padding. Calls run on 10 threads, as GoCD's material-update workers do.
+ * <p>
+ * For the benchmarks (bench/), one more line times handle() inside this JVM, so the line protocol's own cost is
+ * not counted. It runs on the reading thread (no other line is read meanwhile) and answers one line:
+ * <pre>
+ *   in:  BENCH &lt;request name&gt; &lt;calls&gt; &lt;threads&gt; &lt;warm-up calls&gt; [&lt;base64 body, or - for null&gt;]
+ *   out: BENCH &lt;base64 JSON: latency percentiles in microseconds, calls per second, codes&gt;   or BENCH_FAILED &lt;base64 message&gt;
+ * </pre>
  */
 public final class GoCdHost {
     private static final String EXTENSION = "package-repository";
@@ -188,6 +200,10 @@ public final class GoCdHost {
                 continue;
             }
             String[] parts = line.trim().split(" ");
+            if (parts[0].equals("BENCH")) {
+                bench(parts);
+                continue;
+            }
             workers.execute(() -> call(parts));
         }
         workers.shutdown();
@@ -213,6 +229,125 @@ public final class GoCdHost {
         } catch (Exception | LinkageError e) {
             send(id + " EXCEPTION " + base64(describe(e)));
         }
+    }
+
+    /** BENCH: warm-up calls, then the timed calls spread over the threads; answers one JSON line (see the class comment). */
+    private void bench(String[] parts) {
+        PrintStream pluginLog = System.out;
+        try {
+            if (parts.length != 5 && parts.length != 6) {
+                throw new IllegalArgumentException("expected 'BENCH <request name> <calls> <threads> <warm-up calls> [<base64 body or ->]'");
+            }
+            String requestName = parts[1];
+            int calls = Integer.parseInt(parts[2]);
+            int threads = Integer.parseInt(parts[3]);
+            int warmup = Integer.parseInt(parts[4]);
+            String body = parts.length == 5 || parts[5].equals("-") ? null
+                    : new String(Base64.getDecoder().decode(parts[5]), StandardCharsets.UTF_8);
+            // With no GoCD logging service, the API's Logger prints even debug lines (the shim logs one per call) to
+            // System.out; GoCD's own service drops them at its default INFO level. Drop them here too while timing.
+            System.setOut(new PrintStream(OutputStream.nullOutputStream()));
+            if (warmup > 0) {
+                timeCalls(requestName, body, warmup, threads);
+            }
+            send("BENCH " + base64(timeCalls(requestName, body, calls, threads)));
+        } catch (Exception | LinkageError e) {
+            send("BENCH_FAILED " + base64(describe(e)));
+        } finally {
+            System.setOut(pluginLog);
+        }
+    }
+
+    /** Runs the calls on that many threads, all started together; answers the JSON that BENCH prints. */
+    private String timeCalls(String requestName, String body, int calls, int threads) throws InterruptedException {
+        long[] latencies = new long[calls];
+        AtomicInteger next = new AtomicInteger();
+        AtomicInteger failures = new AtomicInteger();
+        AtomicReference<String> lastBody = new AtomicReference<>("");
+        AtomicReference<String> failure = new AtomicReference<>();
+        AtomicInteger lastCode = new AtomicInteger();
+        CountDownLatch start = new CountDownLatch(1);
+        List<Thread> callers = new ArrayList<>();
+        for (int t = 0; t < threads; t++) {
+            Thread caller = new Thread(() -> {
+                try {
+                    start.await();
+                } catch (InterruptedException e) {
+                    return;
+                }
+                Thread.currentThread().setContextClassLoader(pluginLoader); // GoCD does this around handle()
+                for (int i = next.getAndIncrement(); i < calls; i = next.getAndIncrement()) {
+                    DefaultGoPluginApiRequest request = new DefaultGoPluginApiRequest(EXTENSION, EXTENSION_VERSION, requestName);
+                    request.setRequestBody(body);
+                    long before = System.nanoTime();
+                    int code;
+                    String text;
+                    try {
+                        GoPluginApiResponse response = plugin.handle(request);
+                        latencies[i] = System.nanoTime() - before;
+                        code = response == null ? -1 : response.responseCode();
+                        text = response == null || response.responseBody() == null ? "" : response.responseBody();
+                    } catch (Exception | LinkageError e) {
+                        latencies[i] = System.nanoTime() - before;
+                        code = -1;
+                        text = "EXCEPTION " + describe(e);
+                    }
+                    lastCode.set(code);
+                    lastBody.set(text);
+                    if (code != 200) {
+                        failures.incrementAndGet();
+                        failure.compareAndSet(null, code + " " + text);
+                    }
+                }
+            }, "bench-caller-" + t);
+            callers.add(caller);
+            caller.start();
+        }
+        long began = System.nanoTime();
+        start.countDown();
+        for (Thread caller : callers) {
+            caller.join();
+        }
+        long wallNanos = System.nanoTime() - began;
+        long[] sorted = latencies.clone();
+        Arrays.sort(sorted);
+        double sum = 0;
+        for (long latency : sorted) {
+            sum += latency;
+        }
+        String sample = lastBody.get();
+        return "{\"requestName\":" + jsonString(requestName) + ",\"calls\":" + calls + ",\"threads\":" + threads
+                + ",\"wallMs\":" + wallNanos / 1e6 + ",\"callsPerSecond\":" + (calls * 1e9 / wallNanos)
+                + ",\"meanUs\":" + (calls == 0 ? 0 : sum / calls / 1e3)
+                + ",\"p50Us\":" + percentileUs(sorted, 50) + ",\"p90Us\":" + percentileUs(sorted, 90)
+                + ",\"p99Us\":" + percentileUs(sorted, 99) + ",\"p999Us\":" + percentileUs(sorted, 99.9)
+                + ",\"minUs\":" + percentileUs(sorted, 0) + ",\"maxUs\":" + percentileUs(sorted, 100)
+                + ",\"failures\":" + failures.get() + ",\"lastCode\":" + lastCode.get()
+                + ",\"firstFailure\":" + (failure.get() == null ? "null" : jsonString(failure.get()))
+                + ",\"lastBody\":" + jsonString(sample.length() > 4000 ? sample.substring(0, 4000) : sample) + "}";
+    }
+
+    /** Nearest-rank percentile of sorted nanoseconds, in microseconds. */
+    private static double percentileUs(long[] sorted, double percentile) {
+        if (sorted.length == 0) {
+            return 0;
+        }
+        int rank = (int) Math.ceil(percentile / 100 * sorted.length);
+        return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))] / 1e3;
+    }
+
+    private static String jsonString(String text) {
+        StringBuilder out = new StringBuilder("\"");
+        for (char c : text.toCharArray()) {
+            if (c == '"' || c == '\\') {
+                out.append('\\').append(c);
+            } else if (c < 0x20) {
+                out.append(String.format("\\u%04x", (int) c));
+            } else {
+                out.append(c);
+            }
+        }
+        return out.append('"').toString();
     }
 
     private synchronized void send(String line) {
