@@ -17,12 +17,16 @@ const LEVEL_RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, er
 const MASK = '***';
 // Short values ("a", "1") would mask unrelated text; registry passwords and tokens are longer than this.
 const MIN_SECRET_LENGTH = 4;
+// Bearer tokens are registered as they are issued (every few minutes per repository): keep the most recent only,
+// or memory and the per-line scrub grow without bound. Passwords are registered again on every poll, so they stay.
+const MAX_SECRETS = 512;
 
 export function createLogger(write: (line: string) => void, minLevel: LogLevel = 'info'): Logger {
-  const secrets = new Set<string>();
+  /** secret → the forms it takes in a log line (raw, JSON-escaped); insertion order is recency. */
+  const secrets = new Map<string, string[]>();
   const scrub = (text: string): string => {
     let out = text;
-    for (const secret of secrets) out = out.split(secret).join(MASK);
+    for (const forms of secrets.values()) for (const form of forms) out = out.split(form).join(MASK);
     return out;
   };
   const emit = (level: LogLevel, msg: string, fields?: LogFields): void => {
@@ -37,8 +41,10 @@ export function createLogger(write: (line: string) => void, minLevel: LogLevel =
     error: (msg, fields) => emit('error', msg, fields),
     registerSecret(secret) {
       if (secret.length < MIN_SECRET_LENGTH) return;
-      secrets.add(secret);
-      secrets.add(JSON.stringify(secret).slice(1, -1)); // as it appears inside a JSON log line
+      secrets.delete(secret); // re-inserted as the most recent
+      const escaped = JSON.stringify(secret).slice(1, -1); // as it appears inside a JSON log line
+      secrets.set(secret, escaped === secret ? [secret] : [secret, escaped]);
+      if (secrets.size > MAX_SECRETS) secrets.delete(secrets.keys().next().value as string);
     },
   };
 }

@@ -1,0 +1,34 @@
+import { createLogger } from '../src/log';
+
+describe('createLogger', () => {
+  const logger = () => {
+    const lines: string[] = [];
+    return { log: createLogger((line) => lines.push(line), 'debug'), lines };
+  };
+
+  it('masks a registered secret, raw and as JSON escapes it', () => {
+    const { log, lines } = logger();
+    log.registerSecret('pa"ss\\word');
+    log.info('oops', { detail: 'the password is pa"ss\\word' });
+    expect(lines[0]).not.toContain('pa\\"ss\\\\word');
+    expect(JSON.parse(lines[0]!).detail).toBe('the password is ***');
+  });
+
+  it('keeps only the most recent secrets, so issued tokens do not pile up', () => {
+    const { log, lines } = logger();
+    log.registerSecret('password-kept');
+    for (let i = 0; i < 600; i += 1) {
+      log.registerSecret(`token-${i}-abcdef`);
+      if (i % 100 === 0) log.registerSecret('password-kept'); // re-registered on every poll, as the GoCD layer does
+    }
+    log.info('check', { a: 'token-0-abcdef', b: 'token-599-abcdef', c: 'password-kept' });
+    expect(JSON.parse(lines[0]!)).toMatchObject({ a: 'token-0-abcdef', b: '***', c: '***' });
+  });
+
+  it('does not mask values too short to be secrets', () => {
+    const { log, lines } = logger();
+    log.registerSecret('abc');
+    log.info('abc is fine');
+    expect(JSON.parse(lines[0]!).msg).toBe('abc is fine');
+  });
+});
