@@ -2,13 +2,12 @@
 // repository share one tag walk (single-flight) and may reuse it for a short window; image metadata is cached by
 // digest (immutable), so an unchanged repository costs a tag walk and a HEAD, and no manifest GET.
 
-import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { NotARegistryError, RegistryNotFoundError, RegistryResponseError } from './errors';
 import { headManifest, ImageMetadata, ImageRef, ManifestDigest, readImageMetadata } from './manifests';
 import { apiUrl } from './reference';
 import { TagList, walkTags } from './tags';
-import { AuthOutcome, RegistryAccess, RegistryDeps, RegistryResponse, RegistryTransport, TRANSPORT_DEFAULTS, TransportOptions } from './transport';
+import { AuthOutcome, credentialIdentity, RegistryAccess, RegistryDeps, RegistryResponse, RegistryTransport, TRANSPORT_DEFAULTS, TransportOptions } from './transport';
 
 export interface RegistryClientOptions extends TransportOptions {
   operationTimeoutMs: number; // 45 s per call unless the caller sets a deadline: under the shim's 60 s, so GoCD sees our error
@@ -154,6 +153,5 @@ function isJsonOrEmpty(response: RegistryResponse): boolean {
 
 /** Who asks matters: another user may see other repositories, so credentials are part of the sharing key. */
 function imageKey(image: ImageRef): string {
-  const identity = image.credentials ? createHash('sha256').update(`${image.credentials.username}\0${image.credentials.password}`).digest('hex') : '';
-  return [image.endpoint.baseUrl, image.repository, identity].join('\n');
+  return [image.endpoint.baseUrl, image.repository, credentialIdentity(image.credentials)].join('\n');
 }

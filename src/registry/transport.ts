@@ -437,9 +437,12 @@ function basicAuthorization(credentials: Credentials): string {
 }
 
 function tokenCacheKey(challenge: Challenge, request: RegistryRequest): string {
-  const { credentials } = request.access;
-  const identity = credentials ? createHash('sha256').update(`${credentials.username}\0${credentials.password}`).digest('hex') : 'anonymous';
-  return [challenge.params.realm, challenge.params.service ?? '', request.scope ?? '', identity].join('\n');
+  return [challenge.params.realm, challenge.params.service ?? '', request.scope ?? '', credentialIdentity(request.access.credentials)].join('\n');
+}
+
+/** Who is asking, for cache keys: a hash, so no cache key holds a password. */
+export function credentialIdentity(credentials: Credentials | undefined): string {
+  return credentials ? createHash('sha256').update(`${credentials.username}\0${credentials.password}`).digest('hex') : 'anonymous';
 }
 
 /**

@@ -1,8 +1,7 @@
 // Choosing tags: filters, orderings and the pick, as pure functions (user regexes run under a time bound).
 // No I/O, no clock; may only `import type` from registry/.
 
-export { TagPattern, InvalidFilterError, TAG_PATTERN_BUDGET } from './tag-pattern';
-export type { TagPatternBudget } from './tag-pattern';
+export { TagPattern, InvalidFilterError } from './tag-pattern';
 export { compareNatural, compareSemver, compareAlphabetical } from './order';
 export type { TagComparator } from './order';
 export { TAG_ORDERS, selectCandidates, compareCandidates, pickNewest, namedTag, keyOf } from './selection';
