@@ -4,7 +4,6 @@
 import http from 'node:http';
 import https from 'node:https';
 import os from 'node:os';
-import fetch from 'node-fetch';
 import { createLogger, Logger, LogLevel } from './log';
 import { dockerConfigCredentials, FetchLike, RegistryDeps, runCredentialHelper } from './registry';
 
@@ -16,13 +15,20 @@ export function realLogger(env: NodeJS.ProcessEnv = process.env): Logger {
   return createLogger((line) => process.stderr.write(`${line}\n`), level);
 }
 
-/** node-fetch with keep-alive: a poll cycle talks to the same few registries again and again. */
+/**
+ * node-fetch with keep-alive: a poll cycle talks to the same few registries again and again. Loaded on the first
+ * request (with whatwg-url and tr46 it is a tenth of the sidecar's start), since many calls never reach a registry.
+ */
 export function realFetch(): FetchLike {
   const httpAgent = new http.Agent({ keepAlive: true });
   const httpsAgent = new https.Agent({ keepAlive: true });
   const byProtocol = (parsed: URL) => (parsed.protocol === 'https:' ? httpsAgent : httpAgent);
-  // A caller's own agent (a registry with its own CA) wins over the shared ones.
-  return (url, init) => fetch(url, { ...init, agent: init?.agent ?? byProtocol });
+  let nodeFetch: Promise<typeof import('node-fetch')> | undefined;
+  return async (url, init) => {
+    const { default: fetch } = await (nodeFetch ??= import('node-fetch'));
+    // A caller's own agent (a registry with its own CA) wins over the shared ones.
+    return fetch(url, { ...init, agent: init?.agent ?? byProtocol });
+  };
 }
 
 export function realRegistryDeps(log: Logger, env: NodeJS.ProcessEnv = process.env, observe?: RegistryDeps['observe']): RegistryDeps {

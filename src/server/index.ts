@@ -1,4 +1,4 @@
-// The express app that serves GoCD calls forwarded by the Java shim, and the `serve` command that runs it.
+// The HTTP app that serves GoCD calls forwarded by the Java shim, and the `serve` command that runs it.
 // Imports gocd/; only main.ts imports it.
 
 export { createApp, createStatusApp } from './app';

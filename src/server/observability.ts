@@ -18,7 +18,7 @@ export class Observability {
   private readonly startedAtMs: number;
 
   constructor(
-    private readonly log: Logger,
+    readonly log: Logger,
     private readonly now: () => number = Date.now,
   ) {
     this.startedAtMs = now();

@@ -1,6 +1,7 @@
 // `gocd-registry-bridge serve`: listen on loopback, print the ready line the shim waits for, and exit when the
 // shim's stdin closes (docs/sidecar-protocol.md).
 
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import { realLogger, realRegistryDeps } from '../deps';
@@ -30,7 +31,7 @@ export async function serve(options: ServeOptions, env: NodeJS.ProcessEnv = proc
   const context = { registry, log, now: Date.now, observePoll: observability.observePoll };
   const app = createApp({ token, version: options.version, context, log, observability });
   // Loopback only: the shim is the one client, and the token is not meant to cross a network.
-  const server = app.listen(options.port, '127.0.0.1');
+  const server = createServer(app).listen(options.port, '127.0.0.1');
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);
@@ -57,7 +58,7 @@ export async function serve(options: ServeOptions, env: NodeJS.ProcessEnv = proc
 
 /** A fixed port for /status and /metrics, so an admin need not look up the sidecar's port; busy is not fatal. */
 function listenForStatus(port: number, version: string, observability: Observability, log: Logger): void {
-  const server = createStatusApp(version, observability).listen(port, '127.0.0.1');
+  const server = createServer(createStatusApp(version, observability)).listen(port, '127.0.0.1');
   server.once('listening', () => log.info('status page listening', { url: `http://127.0.0.1:${port}/status` }));
   server.once('error', (err) => log.warn('status port unavailable; /status stays on the main port', { port, error: err.message }));
 }

@@ -1,7 +1,7 @@
 // The status page as an admin sees it: rendered by a real browser (Debian's headless Chromium).
 
 import { readFileSync } from 'node:fs';
-import type { Server } from 'node:http';
+import { createServer, Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { dumpDom, screenshot, summarisePng } from '../support/chromium';
@@ -28,7 +28,7 @@ describe('GET /status in headless Chromium', () => {
     await poll('backends/database', { DOCKER_TAG_FILTER: '^\\d+\\.\\d+\\.\\d+$', TAG_ORDER: 'semver' });
     await poll('frontends/web', { DOCKER_TAG_FILTER: '^latest$' });
     await poll('frontends/web', { DOCKER_TAG_FILTER: '^v' });
-    server = app.listen(0, '127.0.0.1');
+    server = createServer(app).listen(0, '127.0.0.1');
     await new Promise((resolve) => server.once('listening', resolve));
     statusUrl = `http://127.0.0.1:${(server.address() as { port: number }).port}/status`;
   });

@@ -21,6 +21,19 @@ describe('sidecar HTTP surface', () => {
     expect(response.text).toBe('gocd-registry-bridge: missing or wrong sidecar token');
   });
 
+  it.each([
+    ['GET', '/gocd/package-repository/1.0/latest-revision'],
+    ['POST', '/gocd/package-repository/1.0'],
+    ['GET', '/nothing-here'],
+  ])('answers %s %s with 404 naming the route, token or not', async (method, path) => {
+    for (const authorization of [undefined, `Bearer ${TEST_TOKEN}`]) {
+      const request = method === 'GET' ? supertest(app).get(path) : supertest(app).post(path);
+      const response = await (authorization ? request.set('Authorization', authorization) : request);
+      expect(response.status).toBe(404);
+      expect(response.text).toBe(`gocd-registry-bridge: no route ${method} ${path}`);
+    }
+  });
+
   it('names the messages it handles when asked for an unknown one', async () => {
     const response = await call('go.plugin-settings.get-configuration');
     expect(response.status).toBe(404);

@@ -7,7 +7,7 @@ import { capturingLogger } from './deps';
 export const TEST_TOKEN = 'test-token-0123456789abcdef';
 export const FIXED_NOW = Date.parse('2026-03-02T08:00:12.345Z');
 
-/** The express app with real registry access, a fixed clock and a readable log. */
+/** The sidecar's request listener with real registry access, a fixed clock and a readable log. */
 export function sidecarApp() {
   const log = capturingLogger();
   const observability = new Observability(log);

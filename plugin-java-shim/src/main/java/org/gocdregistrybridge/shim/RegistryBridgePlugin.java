@@ -8,7 +8,7 @@ import com.thoughtworks.go.plugin.api.logging.Logger;
 import com.thoughtworks.go.plugin.api.request.GoPluginApiRequest;
 import com.thoughtworks.go.plugin.api.response.*;
 import java.io.IOException;
-import java.net.http.*;
+import java.net.SocketTimeoutException;
 import java.util.*;
 import java.util.concurrent.ThreadLocalRandom;
 
@@ -92,9 +92,7 @@ public class RegistryBridgePlugin implements GoPlugin {
             IOException error;
             try {
                 return client.send(sidecar, request, id);
-            } catch (HttpConnectTimeoutException e) {
-                error = e;
-            } catch (HttpTimeoutException e) {
+            } catch (SocketTimeoutException e) {
                 throw new BridgeException("the sidecar did not answer " + request.requestName() + " within "
                         + config.requestTimeout.getSeconds() + " s; raise " + BridgeConfig.TIMEOUT + " or check the registry");
             } catch (IOException e) {

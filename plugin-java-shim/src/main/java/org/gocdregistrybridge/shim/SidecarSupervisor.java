@@ -4,7 +4,6 @@ import static org.gocdregistrybridge.shim.RegistryBridgePlugin.LOG;
 
 import java.io.IOException;
 import java.net.ConnectException;
-import java.net.http.HttpConnectTimeoutException;
 
 /** Owns the sidecar process in managed mode: starts it on first use, restarts it after a crash, stops it with the JVM. */
 final class SidecarSupervisor {
@@ -59,7 +58,7 @@ final class SidecarSupervisor {
      * another thread already has. Anything else (e.g. a kept-alive connection the sidecar just closed) retries as is.
      */
     Sidecar recover(Sidecar failed, IOException error) throws BridgeException, InterruptedException {
-        if (!(error instanceof ConnectException || error instanceof HttpConnectTimeoutException || failed.exitsWithin(1000))) {
+        if (!(error instanceof ConnectException || failed.exitsWithin(1000))) {
             return failed;
         }
         synchronized (this) {

@@ -39,6 +39,7 @@ class ManagedSidecarTest {
             + "echo $n > \"$D/starts\"\n"
             + "echo $$ > \"$D/pid.$n\"\n"
             + "echo \"$*\" > \"$D/args.$n\"\n"
+            + "echo \"$MALLOC_ARENA_MAX\" > \"$D/malloc-arenas.$n\"\n"
             + "read -r token\n"
             + "printf '%s' \"$token\" > \"$D/token.$n\"\n"
             + "echo '{\"level\":\"info\",\"msg\":\"starting\"}'\n"
@@ -132,7 +133,8 @@ class ManagedSidecarTest {
         try (InputStream resource = getClass().getResourceAsStream(SidecarLauncher.RESOURCE)) {
             assertArrayEquals(resource.readAllBytes(), Files.readAllBytes(script));
         }
-        assertEquals(script + " serve --port 0 --token-stdin --exit-on-stdin-eof", read("args.1"));
+        assertEquals("--max-semi-space-size=1 " + script + " serve --port 0 --token-stdin --exit-on-stdin-eof", read("args.1"));
+        assertEquals("2", read("malloc-arenas.1"), "fewer malloc arenas: a smaller sidecar");
     }
 
     @Test
