@@ -5,7 +5,7 @@
 // Little's law (3.3 ms at 3,000/s), so a 0.3 ms p50 there would need 33,000 calls/s. 10-caller latency is reported.
 // To tell the JVM's share from the sidecar's, the same route is also timed from node against the sidecar alone and
 // against a plain node:http server answering the same bytes, and the real shim is timed in external mode against
-// that plain server: what P1 would be if the sidecar served GoCD calls without express.
+// that plain server: the floor under the whole bridge, with the sidecar's token check and dispatch taken away.
 
 import { ChildProcess, spawn } from 'node:child_process';
 import http from 'node:http';
@@ -15,8 +15,8 @@ import { BenchHost, benchInJvm, JvmTiming, startHost } from './stage';
 import { cpuMsOf, log, percentile, ROOT, round, Row, spread } from './support';
 
 const RUNS = 7;
-// C2 compiles the JDK HttpClient paths on background threads, and on 2 busy cores that takes tens of seconds: the
-// JVM's CPU per call kept falling for 30 s in early runs. Warm up until it stops falling (two rounds in a row no
+// C2 compiles the shim's paths on background threads, and on 2 busy cores that takes seconds (tens of seconds with
+// the java.net.http client the shim used before 4f820e9): the JVM's CPU per call keeps falling meanwhile. Warm up until it stops falling (two rounds in a row no
 // 10 % cheaper than the best before), at least WARMUP_MIN_MS and at most WARMUP_MAX_MS: GoCD's JVM runs for weeks.
 const WARMUP_MIN_MS = 8_000;
 const WARMUP_MAX_MS = 20_000;
@@ -25,7 +25,7 @@ const SINGLE_CALLS = 2_000;
 const CONCURRENT_CALLS = 8_000;
 const CALLERS = 10;
 const TOKEN = 'bench-token-0123456789abcdef0123456789';
-// What the sidecar would cost without express: node:http answering the same bytes, no routing, no body parsing.
+// The floor under the sidecar's GoCD route: node:http answering the same bytes, no token check, no dispatch.
 const PLAIN_SERVER = `
   const body = Buffer.from(process.env.BODY);
   const server = require('node:http').createServer((req, res) => {

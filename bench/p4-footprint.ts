@@ -47,7 +47,7 @@ export async function runP4(fleet: FleetLeftRunning): Promise<{ rows: Row[]; det
   const reused: ColdStart[] = [];
   const sharedDir = mkdtempSync(path.join(tmpdir(), 'bridge-bench-shared-'));
   try {
-    await coldStart(sharedDir); // unpacks the sidecar into the shared dir once
+    await coldStart(sharedDir, false); // unpacks the sidecar into the shared dir once
     for (let run = 1; run <= RUNS; run += 1) {
       fresh.push(await coldStart(mkdtempSync(path.join(tmpdir(), 'bridge-bench-'))));
       reused.push(await coldStart(sharedDir, false));
@@ -58,7 +58,7 @@ export async function runP4(fleet: FleetLeftRunning): Promise<{ rows: Row[]; det
   }
   const nodeAlone = Array.from({ length: RUNS }, () => timeCommand(process.execPath, [path.join(ROOT, 'dist/gocd-registry-bridge.js'), '--version']));
   const nodeBare = Array.from({ length: RUNS }, () => timeCommand(process.execPath, ['--version']));
-  const httpClient = await httpClientFirstUse();
+  const firstCalls = await firstCallsInFreshJvms();
 
   const rssMB = round(sidecar.rssMiB / MIB_PER_MB);
   const first = spread(fresh.map((c) => c.firstCallMs));
@@ -101,17 +101,17 @@ export async function runP4(fleet: FleetLeftRunning): Promise<{ rows: Row[]; det
       note: `\`node --version\`, which the shim runs first: ${spread(nodeBare).median} ms`,
     },
     {
-      metric: 'for comparison: the JDK HttpClient alone in a fresh JVM, built and first POST (bench/jvm/HttpClientFirstUse.java)',
+      metric: "for comparison: the shim's HTTP client alone in a fresh JVM, first POST (bench/jvm/FirstCallInFreshJvm.java)",
       target: '—',
       unit: 'ms',
-      value: spread(httpClient.map((h) => round(h.buildMs + h.firstSendMs))),
+      value: spread(firstCalls.urlConnection.map((call) => call.firstMs)),
       pass: null,
-      note: `build ${spread(httpClient.map((h) => round(h.buildMs))).median} ms + first POST ${spread(httpClient.map((h) => round(h.firstSendMs))).median} ms (median); the second POST ${spread(httpClient.map((h) => round(h.secondSendMs))).median} ms`,
+      note: `HttpURLConnection, the second POST ${spread(firstCalls.urlConnection.map((call) => call.secondMs)).median} ms; the java.net.http.HttpClient the shim used before 4f820e9: built and first POST ${spread(firstCalls.httpClient.map((call) => call.firstMs)).median} ms (median)`,
     },
   ];
   return {
     rows,
-    details: { sidecarAfterFleet: sidecar, sidecarAtStart: start, idleNode: bareNode, jvmAfterFleet: jvm, freshWorkDir: fresh, reusedWorkDir: reused, nodeLoadsBundleMs: nodeAlone, nodeVersionMs: nodeBare, httpClientFirstUse: httpClient },
+    details: { sidecarAfterFleet: sidecar, sidecarAtStart: start, idleNode: bareNode, jvmAfterFleet: jvm, freshWorkDir: fresh, reusedWorkDir: reused, nodeLoadsBundleMs: nodeAlone, nodeVersionMs: nodeBare, firstCallInFreshJvm: firstCalls },
   };
 }
 
@@ -124,23 +124,32 @@ async function idleNodeMemory(): Promise<Memory> {
   return memory;
 }
 
-/** The HttpClient's first use in fresh JVMs, against a trivial loopback server, RUNS times. */
-async function httpClientFirstUse(): Promise<Array<{ buildMs: number; firstSendMs: number; secondSendMs: number }>> {
+interface FirstCall {
+  firstMs: number;
+  secondMs: number;
+}
+
+/** The first two POSTs of fresh JVMs against a trivial loopback server, RUNS times with each JDK client. */
+async function firstCallsInFreshJvms(): Promise<{ urlConnection: FirstCall[]; httpClient: FirstCall[] }> {
   const classes = path.join(ROOT, 'build/bench/jvm');
-  execFileSync('javac', ['-d', classes, path.join(ROOT, 'bench/jvm/HttpClientFirstUse.java')]);
+  execFileSync('javac', ['-d', classes, path.join(ROOT, 'bench/jvm/FirstCallInFreshJvm.java')]);
   const server = http.createServer((req, res) => {
     req.resume().on('end', () => res.writeHead(200, { 'Content-Type': 'application/json' }).end('{}'));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  try {
+  const runsWith = async (client: string): Promise<FirstCall[]> => {
     const runs = [];
     for (let run = 0; run < RUNS; run += 1) {
       // async: the server answering the JVM lives in this process's event loop
-      const { stdout } = await execFileAsync('java', ['-cp', classes, 'HttpClientFirstUse', `http://127.0.0.1:${port}/`]);
-      runs.push(JSON.parse(stdout) as { buildMs: number; firstSendMs: number; secondSendMs: number });
+      const { stdout } = await execFileAsync('java', ['-cp', classes, 'FirstCallInFreshJvm', `http://127.0.0.1:${port}/`, client]);
+      const call = JSON.parse(stdout) as FirstCall;
+      runs.push({ firstMs: round(call.firstMs), secondMs: round(call.secondMs) });
     }
     return runs;
+  };
+  try {
+    return { urlConnection: await runsWith('url-connection'), httpClient: await runsWith('http-client') };
   } finally {
     server.closeAllConnections();
     server.close();

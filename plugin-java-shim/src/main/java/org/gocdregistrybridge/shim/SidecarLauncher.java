@@ -19,9 +19,11 @@ final class SidecarLauncher {
     private static final Pattern NODE_MAJOR = Pattern.compile("^v([0-9]{1,4})\\.");
     private static final SecureRandom RANDOM = new SecureRandom();
     // Every poll's garbage dies young, so a 1 MiB young generation (V8's default is 16) costs no measurable time
-    // and, with MALLOC_ARENA_MAX=2 (glibc's default is 8 per core), keeps the sidecar about 30 MiB smaller
-    // (BENCHMARKS.md, P4).
+    // and keeps the sidecar about 30 MiB smaller; so do fewer glibc malloc arenas (default: 8 per core) and fixed
+    // trim and mmap thresholds (glibc raises both after large frees, keeping freed memory). BENCHMARKS.md, P4.
     static final String SMALL_YOUNG_GENERATION = "--max-semi-space-size=1";
+    static final Map<String, String> MALLOC_TUNING = Map.of("MALLOC_ARENA_MAX", "2",
+            "MALLOC_TRIM_THRESHOLD_", "131072", "MALLOC_MMAP_THRESHOLD_", "131072");
 
     private final BridgeConfig config;
 
@@ -37,7 +39,7 @@ final class SidecarLauncher {
         try {
             ProcessBuilder command = new ProcessBuilder(node, SMALL_YOUNG_GENERATION, script.toString(), "serve",
                     "--port", "0", "--token-stdin", "--exit-on-stdin-eof");
-            command.environment().putIfAbsent("MALLOC_ARENA_MAX", "2");
+            MALLOC_TUNING.forEach(command.environment()::putIfAbsent);
             process = command.start();
         } catch (IOException e) {
             throw nodeMissing("cannot run " + node + ": " + BridgeException.describe(e));

@@ -39,7 +39,7 @@ class ManagedSidecarTest {
             + "echo $n > \"$D/starts\"\n"
             + "echo $$ > \"$D/pid.$n\"\n"
             + "echo \"$*\" > \"$D/args.$n\"\n"
-            + "echo \"$MALLOC_ARENA_MAX\" > \"$D/malloc-arenas.$n\"\n"
+            + "echo \"$MALLOC_ARENA_MAX $MALLOC_TRIM_THRESHOLD_ $MALLOC_MMAP_THRESHOLD_\" > \"$D/malloc.$n\"\n"
             + "read -r token\n"
             + "printf '%s' \"$token\" > \"$D/token.$n\"\n"
             + "echo '{\"level\":\"info\",\"msg\":\"starting\"}'\n"
@@ -134,7 +134,7 @@ class ManagedSidecarTest {
             assertArrayEquals(resource.readAllBytes(), Files.readAllBytes(script));
         }
         assertEquals("--max-semi-space-size=1 " + script + " serve --port 0 --token-stdin --exit-on-stdin-eof", read("args.1"));
-        assertEquals("2", read("malloc-arenas.1"), "fewer malloc arenas: a smaller sidecar");
+        assertEquals("2 131072 131072", read("malloc.1"), "malloc tuned for a smaller sidecar");
     }
 
     @Test
