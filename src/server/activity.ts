@@ -21,7 +21,8 @@ const MAX_MATERIALS = 5000;
 export class ActivityLog {
   private readonly materials = new LRUCache<string, MaterialActivity>({ max: MAX_MATERIALS });
 
-  record(poll: PollRecord, atMs: number): void {
+  /** Records a poll; answers the material's outcome before it, if it was polled before. */
+  record(poll: PollRecord, atMs: number): PollRecord['outcome'] | undefined {
     const key = [poll.registry, poll.image, poll.filter, poll.exclude, poll.order].join('\n');
     const known = this.materials.get(key);
     const failed = 'error' in poll.outcome ? 1 : 0;
@@ -36,6 +37,7 @@ export class ActivityLog {
       lastPollAtMs: atMs,
       last: poll.outcome,
     });
+    return known?.last;
   }
 
   /** Materials polled within the window, most recent first. */

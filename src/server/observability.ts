@@ -24,12 +24,17 @@ export class Observability {
     this.startedAtMs = now();
   }
 
-  /** For GoCdContext.observePoll: the status page's row, and one log line per poll. */
+  /**
+   * For GoCdContext.observePoll: the status page's row, and a log line. GoCD polls every material each minute and
+   * the shim copies each line into its plugin log, so a result that repeats the material's last one logs at debug;
+   * a new tag or digest logs at info, a new failure at warn.
+   */
   readonly observePoll = (record: PollRecord): void => {
-    this.activity.record(record, this.now());
+    const previous = this.activity.record(record, this.now());
     const { outcome, ...material } = record;
-    if ('error' in outcome) this.log.warn('poll failed', { ...material, error: outcome.error });
-    else this.log.info('poll', { ...material, ...outcome });
+    const repeated = previous !== undefined && sameOutcome(previous, outcome);
+    if ('error' in outcome) this.log[repeated ? 'debug' : 'warn']('poll failed', { ...material, error: outcome.error });
+    else this.log[repeated ? 'debug' : 'info']('poll', { ...material, ...outcome });
   };
 
   /** For RegistryDeps.observe. */
@@ -45,4 +50,9 @@ export class Observability {
       res.type(this.metrics.registry.contentType).send(await this.metrics.registry.metrics());
     });
   }
+}
+
+function sameOutcome(a: PollRecord['outcome'], b: PollRecord['outcome']): boolean {
+  if ('error' in a || 'error' in b) return 'error' in a && 'error' in b && a.error === b.error;
+  return a.tag === b.tag && a.digest === b.digest;
 }

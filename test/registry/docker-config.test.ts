@@ -341,11 +341,23 @@ describe('dockerConfigCredentials', () => {
       // Same size, same inode, same mtime: the cached config stands.
       writeConfig({ auths: { 'registry.example.com': { auth: basic('user-b:password-b') } } });
       utimesSync(configFile(), firstMtime, firstMtime);
+      clockMs += 5_000;
       expect(await docker.lookup(PRIVATE)).toEqual({ username: 'user-a', password: 'password-a' });
 
       const later = new Date(firstMtime.getTime() + 10_000);
       utimesSync(configFile(), later, later);
+      clockMs += 5_000;
       expect(await docker.lookup(PRIVATE)).toEqual({ username: 'user-b', password: 'password-b' });
+    });
+
+    it('looks at the file at most once per 5 s, so a docker login shows within 5 s', async () => {
+      const { source: docker } = source();
+      expect(await docker.lookup(PRIVATE)).toBeUndefined();
+      writeConfig({ auths: { 'registry.example.com': { auth: basic('ci:pw-new') } } });
+      clockMs += 4_999;
+      expect(await docker.lookup(PRIVATE)).toBeUndefined();
+      clockMs += 1;
+      expect(await docker.lookup(PRIVATE)).toEqual({ username: 'ci', password: 'pw-new' });
     });
 
     it('answers nothing once the file is removed', async () => {
@@ -353,6 +365,7 @@ describe('dockerConfigCredentials', () => {
       const { source: docker } = source();
       expect(await docker.lookup(PRIVATE)).toBeDefined();
       rmSync(configFile());
+      clockMs += 5_000;
       expect(await docker.lookup(PRIVATE)).toBeUndefined();
     });
   });

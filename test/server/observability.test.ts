@@ -16,8 +16,9 @@ describe('/metrics, /status and the poll log', () => {
     const repository = configMap({ DOCKER_REGISTRY_URL: registry.url, DOCKER_REGISTRY_NAME: registry.host, USERNAME: credentials.username, PASSWORD: credentials.password });
     const pkg = (filter: string) => ({ 'repository-configuration': repository, 'package-configuration': configMap({ DOCKER_IMAGE: 'backends/database', DOCKER_TAG_FILTER: filter }) });
     await call('latest-revision', pkg('^1\\.')).set('X-Request-Id', 'req-ok-1');
-    await call('latest-revision', pkg('^1\\.'));
+    await call('latest-revision', pkg('^1\\.')).set('X-Request-Id', 'req-ok-3');
     await call('latest-revision', pkg('<script>alert(1)</script>')).set('X-Request-Id', 'req-fail-2');
+    await call('latest-revision', pkg('<script>alert(1)</script>')).set('X-Request-Id', 'req-fail-4');
     await call('package-configuration');
   });
   afterAll(() => registry.stop());
@@ -28,14 +29,14 @@ describe('/metrics, /status and the poll log', () => {
     expect(response.headers['content-type']).toMatch(/^text\/plain;.*version=0\.0\.4/);
     const metrics = response.text;
     expect(metrics).toContain('gocd_registry_bridge_gocd_requests_total{request="latest-revision",outcome="success"} 2');
-    expect(metrics).toContain('gocd_registry_bridge_gocd_requests_total{request="latest-revision",outcome="failure"} 1');
+    expect(metrics).toContain('gocd_registry_bridge_gocd_requests_total{request="latest-revision",outcome="failure"} 2');
     expect(metrics).toContain('gocd_registry_bridge_gocd_requests_total{request="package-configuration",outcome="success"} 1');
-    expect(metrics).toMatch(/gocd_registry_bridge_gocd_request_duration_seconds_count\{request="latest-revision"\} 3/);
+    expect(metrics).toMatch(/gocd_registry_bridge_gocd_request_duration_seconds_count\{request="latest-revision"\} 4/);
     expect(metrics).toContain(`gocd_registry_bridge_registry_requests_total{host="${registry.host}",method="GET",status="401"} 1`);
     expect(metrics).toContain(`gocd_registry_bridge_registry_requests_total{host="${registry.host}",method="HEAD",status="200"}`);
-    // One tag walk served all three polls: the second and the failing one reused it.
+    // One tag walk served all four polls: the later three reused it.
     expect(metrics).toContain('gocd_registry_bridge_cache_lookups_total{cache="tags",result="miss"} 1');
-    expect(metrics).toContain('gocd_registry_bridge_cache_lookups_total{cache="tags",result="hit"} 2');
+    expect(metrics).toContain('gocd_registry_bridge_cache_lookups_total{cache="tags",result="hit"} 3');
     expect(metrics).toContain('gocd_registry_bridge_cache_lookups_total{cache="metadata",result="hit"} 1');
     expect(metrics).not.toContain(credentials.password);
   });
@@ -56,10 +57,16 @@ describe('/metrics, /status and the poll log', () => {
     expect(page).not.toContain(credentials.username);
   });
 
-  it('logs one JSON line per poll with the shim\'s request id', () => {
+  it('logs one JSON line per poll with the shim\'s request id: info or warn when the result changes, debug when it repeats', () => {
     const polls = log.lines.map((line) => JSON.parse(line)).filter((entry) => entry.msg === 'poll' || entry.msg === 'poll failed');
-    expect(polls.find((entry) => entry.requestId === 'req-ok-1')).toMatchObject({ level: 'info', registry: registry.host, image: 'backends/database', tag: '1.10.0', digest });
-    expect(polls.find((entry) => entry.requestId === 'req-fail-2')).toMatchObject({ level: 'warn', error: expect.stringMatching(/^none of the 2 tags/) });
+    expect(polls.map((entry) => [entry.requestId, entry.level])).toEqual([
+      ['req-ok-1', 'info'],
+      ['req-ok-3', 'debug'],
+      ['req-fail-2', 'warn'],
+      ['req-fail-4', 'debug'],
+    ]);
+    expect(polls[0]).toMatchObject({ registry: registry.host, image: 'backends/database', tag: '1.10.0', digest });
+    expect(polls[2]).toMatchObject({ error: expect.stringMatching(/^none of the 2 tags/) });
     expect(log.lines.join('\n')).not.toContain(credentials.password);
   });
 });
