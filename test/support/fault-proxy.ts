@@ -49,6 +49,11 @@ export interface FaultProxyOptions {
   faults?: ScriptedFault[];
   /** PEM file of the CA a TLS upstream's certificate chains to (StartedRegistry.caFile). */
   upstreamCaFile?: string;
+  /**
+   * Keep every 200 answer to GET or HEAD of a manifest or blob, to answer from memory while serveCached(true), as a
+   * pull-through cache in front of a registry does (benchmarks; no auth check on a cached answer).
+   */
+  pullThroughCache?: boolean;
 }
 
 export interface ProxiedRequest {
@@ -68,6 +73,8 @@ export interface FaultProxy {
   requests: ProxiedRequest[];
   /** Replaces the scripted faults still pending. */
   setFaults(faults: ScriptedFault[]): void;
+  /** With pullThroughCache: answer kept manifests and blobs from memory (true) or from the registry again (false). */
+  serveCached(on: boolean): void;
   stop(): Promise<void>;
 }
 
@@ -80,6 +87,7 @@ interface Reply {
 }
 
 const TAGS_LIST = /^\/v2\/(.+)\/tags\/list$/;
+const MANIFEST_OR_BLOB = /^\/v2\/.+\/(manifests|blobs)\/[^/]+$/;
 // Connection-level headers belong to one hop; forwarding them would describe the wrong connection.
 const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade'];
 
@@ -89,6 +97,8 @@ export async function startFaultProxy(upstreamUrl: string, options: FaultProxyOp
   const upstreamCa = options.upstreamCaFile ? readFileSync(options.upstreamCaFile) : undefined;
   const requests: ProxiedRequest[] = [];
   let faults = copyFaults(options.faults ?? []);
+  const kept = new Map<string, Reply>(); // `${method} ${path}` → the registry's 200 answer (pullThroughCache)
+  let servingKept = false;
   let origin = ''; // known once listening
 
   /** Sends the client's request (method, headers, body) upstream, to the given path. */
@@ -184,6 +194,15 @@ export async function startFaultProxy(upstreamUrl: string, options: FaultProxyOp
       return answer({ ...reply, body: Buffer.concat([reply.body, Buffer.from(' ')]) });
     }
     if (fault) return answer(truncated(await bufferedUpstream(req, path)));
+    if (options.pullThroughCache && (method === 'GET' || method === 'HEAD') && MANIFEST_OR_BLOB.test(url.pathname)) {
+      const key = `${method} ${path}`;
+      const reply = (servingKept && kept.get(key)) || (await bufferedUpstream(req, path));
+      if (reply.status === 200) kept.set(key, reply);
+      requests.push({ method, path, status: reply.status });
+      // A HEAD answer keeps the registry's Content-Length: the length of the body a GET would have.
+      res.writeHead(reply.status, reply.headers).end(method === 'HEAD' ? undefined : reply.body);
+      return;
+    }
     const response = await openUpstream(req, path);
     requests.push({ method, path, status: response.statusCode ?? 502 });
     res.writeHead(response.statusCode ?? 502, endToEnd(response.headers));
@@ -206,6 +225,9 @@ export async function startFaultProxy(upstreamUrl: string, options: FaultProxyOp
     requests,
     setFaults: (next) => {
       faults = copyFaults(next);
+    },
+    serveCached: (on) => {
+      servingKept = on;
     },
     stop: () =>
       new Promise((resolve) => {
