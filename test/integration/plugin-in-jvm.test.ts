@@ -129,6 +129,15 @@ describe.each<Scenario>([
     expect(replies.map((r) => r.code)).toEqual(Array(10).fill(200));
   });
 
+  it('answers after the sidecar closed its idle connection, as every call of once-a-minute polling comes', async () => {
+    const [sidecar] = pidsMatching(workDir);
+    const logBefore = host.stderr.length;
+    await new Promise((resolve) => setTimeout(resolve, 5_500)); // node closes idle keep-alive connections after 5 s
+    expect((await json('latest-revision', packageBody())).revision).toBe('1.10.0');
+    expect(host.stderr.slice(logBefore)).not.toMatch(/retrying once|restarting it/);
+    expect(pidsMatching(workDir)).toEqual([sidecar]);
+  });
+
   it('recovers when the sidecar is killed with SIGKILL between two calls', async () => {
     const [sidecar, ...others] = pidsMatching(workDir);
     expect(sidecar).toBeDefined();
