@@ -149,9 +149,20 @@ export function memoryOf(pid: number): Memory {
 
 /** CPU time (user + system) a process has used so far, in ms. */
 export function cpuMsOf(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // the command name may hold spaces
+  const fields = statFields(pid);
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+}
+
+/** cpuMsOf plus the CPU of its children it has reaped (cutime + cstime), in ms. */
+function cpuWithReapedChildrenMsOf(pid: number): number {
+  const fields = statFields(pid);
+  return ((Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) * 1000) / CLOCK_TICKS;
+}
+
+/** /proc/<pid>/stat from the state field on: the command name before it may hold spaces. */
+function statFields(pid: number): string[] {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
 }
 
 /** PIDs of this process's tree (the children any of its threads started, recursively: the JVM spawns node). */
@@ -195,25 +206,29 @@ function machineBusyMs(): number {
 
 /**
  * Starts watching: foreignPercent() is how much of the machine (all cores) processes outside this benchmark's
- * process tree used since. The 2-core machine may be shared (a build or test run beside us shows up here). Our
- * processes are sampled every 250 ms, so one that exits loses at most its last 250 ms to the foreign side.
+ * process tree used since. The 2-core machine may be shared (a build or test run beside us shows up here).
+ * Our processes are sampled every 250 ms with the CPU of the children they reaped, so a process that exits, however
+ * short its life, is counted in full through its parent: what it used is then in the parent's figure, not its own.
  */
 export function cpuWindow(): { foreignPercent(): number } {
   const began = Date.now();
   const busy0 = machineBusyMs();
   const first = new Map<number, number>();
   const last = new Map<number, number>();
+  const exited = new Set<number>();
   let initial = true;
   const sample = () => {
-    for (const pid of treePids(process.pid)) {
+    const alive = new Set(treePids(process.pid));
+    for (const pid of alive) {
       try {
-        const ms = cpuMsOf(pid);
+        const ms = cpuWithReapedChildrenMsOf(pid);
         if (!first.has(pid)) first.set(pid, initial ? ms : 0); // processes born meanwhile count in full
         last.set(pid, ms);
       } catch {
         // exited between listing and reading
       }
     }
+    for (const pid of last.keys()) if (!alive.has(pid)) exited.add(pid);
   };
   sample();
   initial = false;
@@ -226,6 +241,8 @@ export function cpuWindow(): { foreignPercent(): number } {
       const wall = Date.now() - began;
       let ours = 0;
       for (const [pid, ms] of last) ours += ms - (first.get(pid) ?? 0);
+      // An exited process's whole use is now in its parent's reaped-children figure; drop what we sampled of it.
+      for (const pid of exited) ours -= last.get(pid) ?? 0;
       const foreign = machineBusyMs() - busy0 - ours;
       return Math.max(0, Math.round((foreign / (wall * os.cpus().length)) * 1000) / 10);
     },
