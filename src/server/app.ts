@@ -59,7 +59,15 @@ export function createStatusApp(version: string, observability: Observability): 
 async function handleGoCdCall(req: IncomingMessage, res: ServerResponse, route: [string, string, string], options: AppOptions): Promise<void> {
   const started = process.hrtime.bigint();
   const [extension, version, requestName] = route.map(decodeSegment) as [string, string, string];
-  const body = await readBody(req, MAX_BODY_BYTES);
+  let body: string | undefined;
+  try {
+    body = await readBody(req, MAX_BODY_BYTES);
+  } catch (err) {
+    // The shim gave up on the call (its timeout, or GoCD stopping): nobody is left to answer.
+    options.log.warn('request aborted before its body arrived', { requestName, error: (err as Error).message });
+    res.destroy();
+    return;
+  }
   if (body === undefined) {
     reply(res, 413, 'gocd-registry-bridge: request entity too large');
     return;

@@ -1,8 +1,10 @@
+import { createServer } from 'node:http';
+import { AddressInfo, connect } from 'node:net';
 import supertest from 'supertest';
 import { sidecarApp, TEST_TOKEN } from '../support/sidecar-app';
 
 describe('sidecar HTTP surface', () => {
-  const { app, call } = sidecarApp();
+  const { app, call, log } = sidecarApp();
 
   it('answers /health without a token', async () => {
     const response = await supertest(app).get('/health');
@@ -82,6 +84,24 @@ describe('sidecar HTTP surface', () => {
         'Fix: this request did not come from a GoCD server speaking package-repository 1.0; check what calls the sidecar',
       ],
     });
+  });
+
+  it('logs a call the shim abandoned halfway through its body as aborted, not as an internal error', async () => {
+    const server = createServer(app).listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    const socket = connect((server.address() as AddressInfo).port, '127.0.0.1');
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write(
+      `POST /gocd/package-repository/1.0/latest-revision HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TEST_TOKEN}\r\n` +
+        'Content-Length: 100\r\n\r\n{"repository-',
+    );
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    socket.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    server.close();
+    const entries = log.lines.map((line) => JSON.parse(line) as { level: string; msg: string; requestName?: string });
+    expect(entries).toContainEqual(expect.objectContaining({ level: 'warn', msg: 'request aborted before its body arrived', requestName: 'latest-revision' }));
+    expect(entries.filter((entry) => entry.level === 'error')).toEqual([]);
   });
 
   it('refuses an oversized body without a stack trace', async () => {
