@@ -1,4 +1,4 @@
-import { freePort } from '../support/free-port';
+import { refusedPort } from '../support/free-port';
 import { pushImage } from '../support/push-image';
 import { startRegistry, StartedRegistry } from '../support/registry-server';
 import { configMap, sidecarApp } from '../support/sidecar-app';
@@ -59,7 +59,7 @@ describe('check-repository-connection and check-package-connection', () => {
   });
 
   it('fails with cause and fix when the registry is down', async () => {
-    const port = await freePort();
+    const port = await refusedPort();
     const result = await checkRepository(configMap({ DOCKER_REGISTRY_URL: `http://127.0.0.1:${port}/v2/`, DOCKER_REGISTRY_NAME: 'r' }));
     expect(result).toStrictEqual({
       status: 'failure',

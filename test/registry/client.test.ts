@@ -13,7 +13,7 @@ import {
   RegistryUnreachableError,
 } from '../../src/registry';
 import { RecordedRequest, testDeps } from '../support/deps';
-import { freePort } from '../support/free-port';
+import { refusedPort } from '../support/free-port';
 import { pushImage } from '../support/push-image';
 import { startRegistry, StartedRegistry } from '../support/registry-server';
 
@@ -167,7 +167,7 @@ describe('RegistryClient economy and limits', () => {
 
 describe('RegistryClient failures', () => {
   it('names a refused connection', async () => {
-    const port = await freePort();
+    const port = await refusedPort();
     const client = new RegistryClient(testDeps());
     const promise = client.ping({ endpoint: parseRegistryUrl(`http://127.0.0.1:${port}`) });
     await expect(promise).rejects.toThrow(RegistryUnreachableError);

@@ -11,3 +11,25 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+/**
+ * A loopback port that refuses connections and stays so: below the ephemeral range, so no server of a concurrent
+ * test (they all listen on port 0) can take it between this check and its use, as one may a freePort().
+ */
+export async function refusedPort(): Promise<number> {
+  for (let port = 1; port < 1024; port += 1) {
+    if (await refuses(port)) return port;
+  }
+  throw new Error('every port below 1024 on 127.0.0.1 accepts connections');
+}
+
+function refuses(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED'));
+  });
+}
