@@ -1,3 +1,4 @@
+import vm from 'node:vm';
 import { InvalidFilterError, TagPattern } from '../../src/selection';
 import { thrown } from '../support/thrown';
 
@@ -32,6 +33,24 @@ describe('TagPattern', () => {
     const error = thrown<InvalidFilterError>(() => TagPattern.compile('^(\\d+)+$', 'the tag filter'));
     expect(error.message).toMatch(/^the tag filter "\^\(\\\\d\+\)\+\$" takes longer than 100 ms/);
     expect(error.fix).toMatch(/nested quantifiers/);
+  });
+
+  it('evaluates each tag once per pattern: repeat polls run no time-bounded script for tags already seen', () => {
+    const runs = jest.spyOn(vm.Script.prototype, 'runInContext');
+    try {
+      const pattern = TagPattern.compile('^2\\.', 'the tag filter');
+      const again = TagPattern.compile('^2\\.', 'the tag filter'); // another material with the same filter
+      runs.mockClear();
+      expect(pattern.test(['2.0', '1.9', '2.1'])).toEqual([true, false, true]);
+      expect(runs).toHaveBeenCalledTimes(1);
+      expect(again.test(['2.1', '2.0', '1.9'])).toEqual([true, true, false]);
+      expect(runs).toHaveBeenCalledTimes(1);
+      expect(pattern.test(['1.9', '2.2'])).toEqual([false, true]); // only 2.2 is new
+      expect(runs).toHaveBeenCalledTimes(2);
+      expect(TagPattern.compile('^1\\.', 'the tag filter').test(['1.9'])).toEqual([true]); // answers are per pattern
+    } finally {
+      runs.mockRestore();
+    }
   });
 
   it('bounds the evaluation at poll time too, and stays usable afterwards', () => {
