@@ -76,22 +76,11 @@ export function dockerConfigCredentials(options: DockerConfigOptions): DockerCon
     ? path.join(options.configDir, 'config.json')
     : path.join(options.homeDir, '.docker', 'config.json');
   let loaded: { stats: Stats; config: DockerConfig } | undefined;
-  const helperAnswers = new Map<string, { atMs: number; answer: Promise<Answer> }>();
+  // A broken file is reported again on the next lookup, and read again once it is fixed.
+  const recentConfig = recentAnswers<DockerConfig | undefined>(CONFIG_RECHECK_MS, options.now);
+  // Failures are not kept: the keychain may be unlocked or the helper installed by the next request.
+  const helperAnswers = recentAnswers<Answer>(HELPER_CACHE_MS, options.now);
   const warnedHosts = new Set<string>();
-  let lastCheck: { atMs: number; config: Promise<DockerConfig | undefined> } | undefined;
-
-  /** The config as of at most CONFIG_RECHECK_MS ago; concurrent lookups share one check. */
-  function recentConfig(): Promise<DockerConfig | undefined> {
-    const nowMs = options.now();
-    if (lastCheck && nowMs - lastCheck.atMs < CONFIG_RECHECK_MS) return lastCheck.config;
-    const check = { atMs: nowMs, config: readConfig() };
-    lastCheck = check;
-    // A broken file is reported again on the next lookup, and read again once it is fixed.
-    check.config.catch(() => {
-      if (lastCheck === check) lastCheck = undefined;
-    });
-    return check.config;
-  }
 
   async function readConfig(): Promise<DockerConfig | undefined> {
     let stats: Stats;
@@ -119,18 +108,9 @@ export function dockerConfigCredentials(options: DockerConfigOptions): DockerCon
 
   function askHelper(helper: string, serverUrl: string, field: string): Promise<Answer> {
     if (!HELPER_NAME.test(helper)) throw invalidHelperName(helper, `${field} in ${file}`);
-    const cacheKey = `${helper}\n${serverUrl}`;
-    const cached = helperAnswers.get(cacheKey);
-    if (cached && options.now() - cached.atMs < HELPER_CACHE_MS) return cached.answer;
-    // The promise is cached, not its value, so concurrent requests of one poll cycle share a single helper run.
-    const answer = options.runHelper(helper, serverUrl).then((stdout) => parseHelperOutput(stdout, helper, serverUrl));
-    const entry = { atMs: options.now(), answer };
-    helperAnswers.set(cacheKey, entry);
-    // Failures are not cached: the keychain may be unlocked or the helper installed by the next request.
-    answer.catch(() => {
-      if (helperAnswers.get(cacheKey) === entry) helperAnswers.delete(cacheKey);
-    });
-    return answer;
+    return helperAnswers(`${helper}\n${serverUrl}`, () =>
+      options.runHelper(helper, serverUrl).then((stdout) => parseHelperOutput(stdout, helper, serverUrl)),
+    );
   }
 
   function settle(endpoint: RegistryEndpoint, answer: Answer, source: string): Credentials | undefined {
@@ -159,7 +139,7 @@ export function dockerConfigCredentials(options: DockerConfigOptions): DockerCon
 
   return {
     async lookup(endpoint) {
-      const config = await recentConfig();
+      const config = await recentConfig('config', readConfig);
       if (!config) return undefined;
       const key = registryKey(endpoint);
       // A per-registry helper is authoritative, as in the docker CLI: "not found" there means no credentials.
@@ -386,4 +366,22 @@ function diagnostic(stdout: string, stderr: string): string {
   const text = stderr.trim() || (stdout.trim().startsWith('{') ? '' : stdout.trim());
   const line = text.replace(/\s+/g, ' ');
   return line.length > MAX_DIAGNOSTIC_LENGTH ? `${line.slice(0, MAX_DIAGNOSTIC_LENGTH)}…` : line;
+}
+
+/**
+ * Answers by key, kept for ttlMs. The promise is kept, not its value, so concurrent lookups of one poll cycle share
+ * a single run; a failed answer is dropped at once, so the next lookup tries again.
+ */
+function recentAnswers<T>(ttlMs: number, now: () => number): (key: string, produce: () => Promise<T>) => Promise<T> {
+  const kept = new Map<string, { atMs: number; answer: Promise<T> }>();
+  return (key, produce) => {
+    const recent = kept.get(key);
+    if (recent && now() - recent.atMs < ttlMs) return recent.answer;
+    const entry = { atMs: now(), answer: produce() };
+    kept.set(key, entry);
+    entry.answer.catch(() => {
+      if (kept.get(key) === entry) kept.delete(key);
+    });
+    return entry.answer;
+  };
 }
