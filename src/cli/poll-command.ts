@@ -29,6 +29,7 @@ Package options:
   --order ORDER           natural (default), semver, newest-build or alphabetical
   --sort-key REGEX        order by the (?<key>...) capture of each tag
   --prereleases           semver order: include pre-releases
+  --max-tags N            fail when the image has more than N tags (default 100000)
 Output:
   --repo-name NAME        the package repository's name in GoCD (default: repo)
   --package-name NAME     the package's name in GoCD (default: package)
@@ -54,6 +55,7 @@ export async function runPoll(argv: string[], io: CommandIo): Promise<number> {
       order: { type: 'string' },
       'sort-key': { type: 'string' },
       prereleases: { type: 'boolean', default: false },
+      'max-tags': { type: 'string' },
       'repo-name': { type: 'string', default: 'repo' },
       'package-name': { type: 'string', default: 'package' },
       json: { type: 'boolean', default: false },
@@ -83,6 +85,7 @@ export async function runPoll(argv: string[], io: CommandIo): Promise<number> {
     TAG_ORDER: values.order,
     TAG_SORT_KEY: values['sort-key'],
     SEMVER_PRERELEASES: values.prereleases ? 'true' : undefined,
+    MAX_TAGS: values['max-tags'],
   });
   const log = createLogger((line) => io.stderr(`${line}\n`), 'warn');
   const context = { registry: new RegistryClient(realRegistryDeps(log, io.env)), log, now: Date.now };

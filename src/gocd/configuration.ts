@@ -11,6 +11,7 @@ import {
   parseRepositoryName,
   RegistryAccess,
   RegistryEndpoint,
+  REGISTRY_CLIENT_DEFAULTS,
 } from '../registry';
 import { InvalidFilterError, SelectionSettings, TAG_ORDERS, TagOrder, TagPattern } from '../selection';
 import { PACKAGE_PROPERTIES, REPOSITORY_PROPERTIES } from './properties';
@@ -33,6 +34,8 @@ export interface PackageSettings {
   tagFilter: string;
   excludeFilter: string;
   selection: SelectionSettings;
+  /** MAX_TAGS; undefined: the registry client's default. */
+  maxTags?: number;
 }
 
 export class InvalidConfigurationError extends BridgeError {
@@ -122,9 +125,10 @@ export function readPackageConfiguration(map: ConfigurationMap, endpoint: Regist
     errors.push({ key: 'TAG_ORDER', message: `"${values.TAG_ORDER}" is not an order; use one of ${TAG_ORDERS.join(', ')} (empty means natural)` });
   }
   const includePrereleases = readBoolean(errors, 'SEMVER_PRERELEASES', values.SEMVER_PRERELEASES);
+  const maxTags = readMaxTags(errors, values.MAX_TAGS);
   if (errors.length > 0 || !repository) return { errors };
   const selection = { include, exclude, order, sortKey: sortKeyPattern, includePrereleases };
-  return { settings: { repository, tagFilter, excludeFilter, selection }, errors: [] };
+  return { settings: { repository, tagFilter, excludeFilter, selection, maxTags }, errors: [] };
 }
 
 // Every poll reads its package's patterns again; compiling and probing one runs a vm script with a watchdog
@@ -146,6 +150,21 @@ function readBoolean(errors: ValidationError[], key: string, value: string): boo
   const normalised = value.toLowerCase();
   if (!['', 'true', 'false'].includes(normalised)) errors.push({ key, message: `"${value}" is not true or false (empty means false)` });
   return normalised === 'true';
+}
+
+// The largest repository known has about 1,000,000 tags (spec registry-v2.md §5.5); at 2,000,000 a walk may read
+// 305 MiB and hold ~150 MB of tags, which is as far as a sidecar on the GoCD server should be asked to go.
+const MOST_MAX_TAGS = 2_000_000;
+
+function readMaxTags(errors: ValidationError[], value: string): number | undefined {
+  if (value === '') return undefined;
+  const maxTags = /^\d{1,9}$/.test(value) ? Number(value) : NaN;
+  if (maxTags >= 1 && maxTags <= MOST_MAX_TAGS) return maxTags;
+  errors.push({
+    key: 'MAX_TAGS',
+    message: `"${value}" is not a number of tags from 1 to ${MOST_MAX_TAGS}; enter a whole number without separators (empty means ${REGISTRY_CLIENT_DEFAULTS.maxTags})`,
+  });
+  return undefined;
 }
 
 function collect<T>(errors: ValidationError[], key: string, read: () => T): T | undefined {

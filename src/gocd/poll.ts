@@ -69,7 +69,7 @@ async function pollOnce(repository: RepositorySettings, pkg: PackageSettings, ct
     return { tag: named, key: named, manifest, metadata, isMutableTag: true, createdOf: () => undefined };
   }
 
-  const { tags } = await ctx.registry.listTags(image, { ...call, isFreshListingRequired: options.isFreshListingRequired });
+  const { tags } = await ctx.registry.listTags(image, { ...call, isFreshListingRequired: options.isFreshListingRequired, maxTags: pkg.maxTags });
   const candidates = selectCandidates(tags, pkg.selection);
   if (candidates.length === 0) throw noMatch(tags, pkg, image);
   const known = new Map<string, { manifest: ManifestDigest; metadata?: ImageMetadata }>();

@@ -37,6 +37,7 @@ export const PACKAGE_PROPERTIES = {
   TAG_ORDER: declare('Tag order: natural, semver, newest-build or alphabetical (default natural)', 3, { required: false, identity: false }),
   TAG_SORT_KEY: declare('Sort by part of the tag: regular expression with (?<key>...)', 4, { required: false, identity: false }),
   SEMVER_PRERELEASES: declare('semver order: include pre-releases (true/false)', 5, { required: false, identity: false }),
+  MAX_TAGS: declare('Most tags the image may have (default 100000; a longer tag list fails the poll)', 6, { required: false, identity: false }),
 } as const;
 
 export type RepositoryKey = keyof typeof REPOSITORY_PROPERTIES;

@@ -6,13 +6,25 @@ import { LRUCache } from 'lru-cache';
 import { NotARegistryError, RegistryNotFoundError, RegistryResponseError } from './errors';
 import { headManifest, ImageMetadata, ImageRef, ManifestDigest, readImageMetadata } from './manifests';
 import { apiUrl } from './reference';
-import { TagList, walkTags } from './tags';
+import { TagList, tagWalkLimits, walkTags } from './tags';
 import { AuthOutcome, credentialIdentity, RegistryAccess, RegistryDeps, RegistryResponse, RegistryTransport, TRANSPORT_DEFAULTS, TransportOptions } from './transport';
 
 export interface RegistryClientOptions extends TransportOptions {
   operationTimeoutMs: number; // 45 s per call unless the caller sets a deadline: under the shim's 60 s, so GoCD sees our error
   tagListReuseMs: number; // 30 s: materials sharing an image poll in one GoCD cycle, which takes tens of seconds on a busy server; a new tag still shows within GoCD's own 60-90 s cadence
   metadataCacheEntries: number; // 10,000 digests (~2 KiB each): metadata never changes for a digest
+  /**
+   * 100,000 tags per repository unless the package sets MAX_TAGS: library/node has ~9,000, and a list this long
+   * already takes seconds per walk; the few larger repositories known (202,000 and ~1,000,000 tags, spec §5.5) set
+   * MAX_TAGS. A longer list fails the poll: a cut-off list can pick the wrong newest tag.
+   */
+  maxTags: number;
+  /**
+   * 32 MiB read per walk at least, and 160 bytes per allowed tag above that (tags.ts): 100,000 tags of the longest
+   * legal length are 13 MiB, typical ones 2-4 MiB, and GCR's extended list adds ~300 bytes per image (100,000 fit).
+   * What a hostile registry can make a walk read, and hold at once, while the sidecar stays well under 150 MB.
+   */
+  minTagListBytes: number;
 }
 
 export const REGISTRY_CLIENT_DEFAULTS: RegistryClientOptions = {
@@ -20,6 +32,8 @@ export const REGISTRY_CLIENT_DEFAULTS: RegistryClientOptions = {
   operationTimeoutMs: 45_000,
   tagListReuseMs: 30_000,
   metadataCacheEntries: 10_000,
+  maxTags: 100_000,
+  minTagListBytes: 32 * 1024 * 1024,
 };
 
 export interface CallOptions {
@@ -27,6 +41,8 @@ export interface CallOptions {
   deadlineMs?: number;
   /** listTags: walk again even within the reuse window (a person pressed "check"). */
   isFreshListingRequired?: boolean;
+  /** listTags: the package's MAX_TAGS, when it sets one. */
+  maxTags?: number;
 }
 
 export interface PingResult {
@@ -85,10 +101,14 @@ export class RegistryClient {
     }
   }
 
-  /** Every tag. Concurrent calls for one repository share one walk; a walk younger than tagListReuseMs is reused. */
+  /**
+   * Every tag. Concurrent calls for one repository share one walk; a walk younger than tagListReuseMs is reused.
+   * A list longer than the cap fails: packages with different caps walk apart, so each gets its own answer.
+   */
   async listTags(configured: ImageRef, call: CallOptions = {}): Promise<TagList> {
     const image = await this.withFallbackCredentials(configured);
-    const key = imageKey(image);
+    const maxTags = call.maxTags ?? this.options.maxTags;
+    const key = `${imageKey(image)}\n${maxTags}`;
     const recent = call.isFreshListingRequired ? undefined : this.recentTagLists.get(key);
     if (recent && this.deps.now() - recent.atMs < this.options.tagListReuseMs) {
       this.deps.observe?.({ type: 'cache', cache: 'tags', hit: true });
@@ -97,7 +117,8 @@ export class RegistryClient {
     let walk = this.tagWalks.get(key);
     if (!walk) {
       this.deps.observe?.({ type: 'cache', cache: 'tags', hit: false });
-      walk = walkTags(this.transport, image, image.repository, this.deadline(call), this.deps.log)
+      const limits = tagWalkLimits(maxTags, this.options.minTagListBytes);
+      walk = walkTags(this.transport, image, image.repository, this.deadline(call), this.deps.log, limits)
         .then((list) => {
           this.recentTagLists.set(key, { atMs: this.deps.now(), list });
           return list;

@@ -41,3 +41,13 @@ export class NotARegistryError extends BridgeError {
     super('NOT_A_REGISTRY', init);
   }
 }
+
+/** A body over its size cap; limitBytes says which cap, so a tag walk can tell its own budget from the transport's. */
+export class ResponseTooLargeError extends RegistryResponseError {
+  readonly limitBytes: number;
+
+  constructor(init: BridgeErrorInit & { limitBytes: number }) {
+    super(init);
+    this.limitBytes = init.limitBytes;
+  }
+}

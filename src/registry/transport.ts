@@ -19,6 +19,7 @@ import {
   RegistryResponseError,
   RegistryTlsError,
   RegistryUnreachableError,
+  ResponseTooLargeError,
 } from './errors';
 import type { RegistryEndpoint } from './reference';
 import { deadlineExceeded, parseRetryAfter, RETRY_DEFAULTS, RetryOptions, withRetry } from './retry';
@@ -89,6 +90,8 @@ export interface RegistryRequest {
   deadlineMs: number;
   /** Blob downloads may redirect to a CDN; everything else must answer directly. */
   followRedirect?: boolean;
+  /** A tighter body cap than maxResponseBytes (what is left of a tag walk's byte budget); ResponseTooLargeError names it. */
+  maxBytes?: number;
 }
 
 /** A registry answer with its body read in full (so a truncated body can be retried like a reset). */
@@ -271,22 +274,32 @@ export class RegistryTransport {
     if (authorization) headers.Authorization = authorization;
     const agent = target.protocol === 'https:' ? await this.agentFor(request.access) : undefined;
     const semaphore = this.semaphoreFor(target.host);
+    const maxBytes = Math.min(request.maxBytes ?? Infinity, this.options.maxResponseBytes);
     return semaphore.runExclusive(async () => {
       let response: Response;
       let body: Buffer;
+      // node-fetch's size limit rejects but reads on to the end of the body (of an endless one, until the timeout):
+      // aborting closes the connection instead.
+      const download = new AbortController();
+      const timeout = AbortSignal.timeout(timeoutMs);
+      const abortDownload = () => download.abort();
+      timeout.addEventListener('abort', abortDownload, { once: true });
       try {
         response = await this.deps.fetch(request.url, {
           method: request.method,
           headers,
           redirect: 'manual',
-          size: this.options.maxResponseBytes,
-          signal: AbortSignal.timeout(timeoutMs) as RequestInit['signal'],
+          size: maxBytes,
+          signal: download.signal as RequestInit['signal'],
           ...(agent ? { agent } : {}),
         });
         body = request.method === 'HEAD' ? Buffer.alloc(0) : Buffer.from(await response.arrayBuffer());
       } catch (err) {
+        abortDownload();
         this.deps.observe?.({ type: 'request', host: target.host, method: request.method, status: 0 });
-        throw networkError(err, request, timeoutMs, this.options.maxResponseBytes);
+        throw networkError(err, request, timeoutMs, maxBytes);
+      } finally {
+        timeout.removeEventListener('abort', abortDownload);
       }
       this.deps.observe?.({ type: 'request', host: target.host, method: request.method, status: response.status });
       this.noticeHeaders(target.host, response.headers);
@@ -557,7 +570,8 @@ function networkError(err: unknown, request: RegistryRequest, timeoutMs: number,
     });
   }
   if ((err as { type?: string })?.type === 'max-size') {
-    return new RegistryResponseError({
+    return new ResponseTooLargeError({
+      limitBytes: maxBytes,
       message: `${target.host} answered ${request.method} ${redactUrl(request.url)} with more than ${formatBytes(maxBytes)}`,
       fix: 'check that the registry URL points at a Docker Registry V2 API',
       cause: err,

@@ -46,12 +46,20 @@ describe('gocd-registry-bridge poll', () => {
   it.each([
     ['4 when no tag matches', ['--filter', '^3\\.'], 4, /none of the 2 tags .* passes the tag filter/],
     ['3 for invalid settings', ['--filter', '(['], 3, /DOCKER_TAG_FILTER: the tag filter "\(\[" is not a valid regular expression/],
+    ['1 when the image has more tags than --max-tags', ['--max-tags', '1'], 1, /lists more than 1 tags for backends\/database \(the MAX_TAGS cap\)/],
+    ['3 for a --max-tags that is no number', ['--max-tags', 'all'], 3, /MAX_TAGS: "all" is not a number of tags/],
   ])('exits %s, with the cause and fix on stderr', async (_name, extra, code, message) => {
     const io = capturedIo({}, credentials.password);
     expect(await runPoll(args(...extra), io)).toBe(code);
     expect(io.err()).toMatch(message);
     expect(io.err()).toMatch(/\nFix: /);
     expect(io.out()).toBe('');
+  });
+
+  it('lists as many tags as --max-tags allows', async () => {
+    const io = capturedIo({}, credentials.password);
+    expect(await runPoll(args('--max-tags', '2', '--json'), io)).toBe(0);
+    expect(JSON.parse(io.out()).revision.revision).toBe('1.10.0');
   });
 
   it('exits 1 when the registry refuses the credentials', async () => {

@@ -58,6 +58,13 @@ describe('repository-configuration and package-configuration', () => {
         'part-of-identity': false,
         secure: false,
       },
+      MAX_TAGS: {
+        'display-name': 'Most tags the image may have (default 100000; a longer tag list fails the poll)',
+        'display-order': '6',
+        required: false,
+        'part-of-identity': false,
+        secure: false,
+      },
     });
   });
 });

@@ -91,6 +91,15 @@ describe('validate-package-configuration', () => {
     ]);
   });
 
+  it('takes MAX_TAGS as a whole number of tags, from 1 to 2000000', async () => {
+    for (const value of ['1', '250000', '2000000', '']) expect(await validate({ DOCKER_IMAGE: 'a/b', MAX_TAGS: value })).toStrictEqual([]);
+    for (const value of ['0', '2000001', '100,000', '1e5', '-5', 'many']) {
+      expect(await validate({ DOCKER_IMAGE: 'a/b', MAX_TAGS: value })).toStrictEqual([
+        { key: 'MAX_TAGS', message: `"${value}" is not a number of tags from 1 to 2000000; enter a whole number without separators (empty means 100000)` },
+      ]);
+    }
+  });
+
   it('requires the image', async () => {
     expect(await validate({})).toStrictEqual([{ key: 'DOCKER_IMAGE', message: 'required: the image name without registry and tag, e.g. backends/database' }]);
   });

@@ -159,6 +159,15 @@ describe('RegistryClient economy and limits', () => {
     expect(requests).toHaveLength(2);
   });
 
+  it('walks apart for callers with different tag caps, so each gets the answer its cap gives', async () => {
+    const requests: RecordedRequest[] = [];
+    const client = new RegistryClient(testDeps(requests));
+    const [capped, roomy] = await Promise.allSettled([client.listTags(image(), { maxTags: 19 }), client.listTags(image(), { maxTags: 20 })]);
+    expect(capped).toMatchObject({ status: 'rejected', reason: { message: expect.stringMatching(/lists more than 19 tags for team\/app \(the MAX_TAGS cap\)/) } });
+    expect(roomy).toMatchObject({ status: 'fulfilled', value: { pages: 1 } });
+    expect(requests).toHaveLength(2);
+  });
+
   it('refuses an answer larger than the size cap', async () => {
     const client = new RegistryClient(testDeps(), { maxResponseBytes: 100 });
     await expect(client.listTags(image())).rejects.toThrow(`${registry.host} answered GET ${registry.url}/v2/team/app/tags/list with more than 100 bytes`);
