@@ -100,7 +100,7 @@ describe('a registry that sends huge tag lists', () => {
     expect((await poll(hostile)).text).toMatch(/lists more than 100000 tags/);
     const response = await poll(hostile, { MAX_TAGS: '300000' });
     expect(response.status).toBe(200);
-    expect(JSON.parse(response.text)).toMatchObject({ revision: 't0500000', data: { DIGEST: hostile.digest } }); // the second page's last tag
+    expect(JSON.parse(response.text)).toMatchObject({ revision: 't0250000', data: { DIGEST: hostile.digest } });
   });
 
   it('counts next-page links against the byte cap: empty pages with long links stop there too', async () => {

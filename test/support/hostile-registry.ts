@@ -1,20 +1,21 @@
 // A loopback "registry" that answers /v2/ and manifest HEADs like a registry and abuses GET /v2/<name>/tags/list:
-// one huge page of short tags, pages of distinct tags that link to a next page without end, big pages that do the
-// same, or one page whose body never ends. Tags are t0000001, t0000002, … in the order sent, so the natural newest
-// is the last one sent. It counts the pages asked for and the body bytes it got onto the wire, so a test can see
-// where a client stopped. Every loop is bounded (pages and bytes), so a client that never stops still ends.
+// one huge page of short tags, pages of new tags that link to a next page without end, big pages that do the
+// same, or one page whose body never ends. Tags are t0000001, t0000002, … so the natural newest is the highest.
+// Big bodies are rendered once and then only written (with backpressure), so serving them costs the server little
+// CPU beside the client it attacks. It counts the pages asked for and the body bytes it got onto the wire, so a
+// test can see where a client stopped. Every loop is bounded (pages and bytes): a client that never stops still ends.
 
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export type TagListAbuse =
-  /** One page of tags, either about `bytes` long or of exactly `tags` tags. */
+  /** The same page on every request: tags t0000001 on, about `bytes` long or exactly `tags` of them. */
   | { kind: 'huge-page'; bytes?: number; tags?: number }
-  /** Pages of tagsPerPage distinct tags (0: empty pages), each with a Link to the next, padded to linkBytes. */
+  /** Pages of tagsPerPage new tags (0: empty pages), each with a Link to the next, padded to linkBytes. */
   | { kind: 'endless-pages'; tagsPerPage: number; linkBytes?: number }
-  /** Pages of about bytesPerPage bytes, each with a Link to the next. */
+  /** Pages of about bytesPerPage bytes (the same tags each time), each with a Link to the next. */
   | { kind: 'endless-big-pages'; bytesPerPage: number }
-  /** One page whose tags array never closes: tags stream until the client hangs up. */
+  /** One page whose tags array never closes: a block of tags sent again and again until the client hangs up. */
   | { kind: 'endless-body' };
 
 export interface HostileRegistry {
@@ -33,77 +34,70 @@ export interface HostileRegistry {
 
 const MOST_PAGES = 20_000;
 const MOST_BODY_BYTES = 512 * 1024 * 1024;
-const CHUNK_TAGS = 6_000; // ~64 KiB of tags per write
+const ENDLESS_BLOCK_BYTES = 8 * 1024 * 1024;
+const WRITE_BYTES = 64 * 1024;
+const TAG_BYTES = '"t0000001",'.length;
 const DIGEST = `sha256:${'ab'.repeat(32)}`;
+
+/** Tags first … first+count-1 as JSON strings joined by commas, without brackets; written byte by byte, since a
+ * 63 MB page built from strings costs seconds and half a gigabyte of the test's own memory. */
+function renderTags(first: number, count: number): Buffer {
+  if (first + count - 1 > 9_999_999) throw new Error('hostile registry: tags have 7 digits');
+  const out = Buffer.alloc(Math.max(0, count * TAG_BYTES - 1), ',');
+  for (let i = 0; i < count; i += 1) {
+    const at = i * TAG_BYTES;
+    out.write('"t', at, 'latin1');
+    for (let n = first + i, digit = 7; digit >= 1; digit -= 1, n = Math.floor(n / 10)) out[at + 1 + digit] = 48 + (n % 10);
+    out[at + 9] = 34; // closing quote; the comma after it is the fill
+  }
+  return out;
+}
 
 export async function startHostileRegistry(abuse: TagListAbuse): Promise<HostileRegistry> {
   let pagesServed = 0;
   let bytesSent = 0;
-  let nextTag = 1;
-  const tag = () => `t${String(nextTag++).padStart(7, '0')}`;
+  // Rendered before serving, so a test measuring its own memory during a poll does not count them.
+  const samePage =
+    abuse.kind === 'huge-page'
+      ? renderTags(1, abuse.tags ?? Math.ceil((abuse.bytes ?? 0) / TAG_BYTES))
+      : abuse.kind === 'endless-big-pages'
+        ? renderTags(1, Math.ceil(abuse.bytesPerPage / TAG_BYTES))
+        : undefined;
+  const block = abuse.kind === 'endless-body' ? renderTags(1, Math.ceil(ENDLESS_BLOCK_BYTES / TAG_BYTES)) : Buffer.alloc(0);
+  const blockAgain = Buffer.concat([Buffer.from(','), block]);
 
-  /** Writes tags, in ~64 KiB chunks as the socket takes them, until `more` says stop or the client hangs up. */
-  async function streamTags(res: http.ServerResponse, more: (sentBytes: number, sentTags: number) => boolean): Promise<boolean> {
-    let sentBytes = 0;
-    let sentTags = 0;
-    let isFirst = true;
-    while (more(sentBytes, sentTags) && sentBytes < MOST_BODY_BYTES) {
-      const tags: string[] = [];
-      for (let i = 0; i < CHUNK_TAGS && more(sentBytes, sentTags + tags.length); i += 1) tags.push(`"${tag()}"`);
-      const chunk = `${isFirst ? '' : ','}${tags.join(',')}`;
-      isFirst = false;
-      sentBytes += chunk.length;
-      sentTags += tags.length;
-      if (!(await write(res, chunk))) return false;
+  /** Writes in 64 KiB slices as the socket takes them; false once the client has gone. */
+  async function write(res: http.ServerResponse, data: Buffer | string): Promise<boolean> {
+    const buffer = typeof data === 'string' ? Buffer.from(data) : data;
+    for (let offset = 0; offset < buffer.length; offset += WRITE_BYTES) {
+      if (res.destroyed) return false;
+      const slice = buffer.subarray(offset, offset + WRITE_BYTES);
+      bytesSent += slice.length;
+      if (!res.write(slice) && !(await drained(res))) return false;
     }
     return true;
-  }
-
-  async function write(res: http.ServerResponse, chunk: string): Promise<boolean> {
-    if (res.destroyed) return false;
-    bytesSent += chunk.length;
-    if (res.write(chunk)) return true;
-    return new Promise((resolve) => {
-      const settle = (isOpen: boolean) => {
-        res.off('drain', onDrain);
-        res.off('close', onClose);
-        resolve(isOpen);
-      };
-      const onDrain = () => settle(true);
-      const onClose = () => settle(false);
-      res.on('drain', onDrain);
-      res.on('close', onClose);
-    });
   }
 
   async function servePage(req: http.IncomingMessage, res: http.ServerResponse, name: string): Promise<void> {
     pagesServed += 1;
     const page = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('page') ?? '1');
     const headers: Record<string, string> = { 'Content-Type': 'application/json', 'Docker-Distribution-Api-Version': 'registry/2.0' };
-    const isPaged = abuse.kind === 'endless-pages' || abuse.kind === 'endless-big-pages';
-    if (isPaged && page < MOST_PAGES) {
+    if ((abuse.kind === 'endless-pages' || abuse.kind === 'endless-big-pages') && page < MOST_PAGES) {
       const next = `/v2/${name}/tags/list?page=${page + 1}&pad=`;
       const linkBytes = abuse.kind === 'endless-pages' ? (abuse.linkBytes ?? 0) : 0;
       headers.Link = `<${next}${'x'.repeat(Math.max(0, linkBytes - next.length))}>; rel="next"`;
     }
     res.writeHead(200, headers);
     if (!(await write(res, `{"name":${JSON.stringify(name)},"tags":[`))) return;
-    let more: (sentBytes: number, sentTags: number) => boolean;
-    switch (abuse.kind) {
-      case 'huge-page':
-        more = (bytes, tags) => (abuse.tags !== undefined ? tags < abuse.tags : bytes < (abuse.bytes ?? 0));
-        break;
-      case 'endless-pages':
-        more = (_bytes, tags) => tags < abuse.tagsPerPage;
-        break;
-      case 'endless-big-pages':
-        more = (bytes) => bytes < abuse.bytesPerPage;
-        break;
-      case 'endless-body':
-        more = () => true;
-        break;
+    if (abuse.kind === 'endless-body') {
+      for (let sent = 0; sent < MOST_BODY_BYTES; sent += blockAgain.length) {
+        if (!(await write(res, sent === 0 ? block : blockAgain))) return;
+      }
+    } else {
+      const tags = abuse.kind === 'endless-pages' ? renderTags((page - 1) * abuse.tagsPerPage + 1, abuse.tagsPerPage) : samePage!;
+      if (!(await write(res, tags))) return;
     }
-    if (await streamTags(res, more)) res.end(']}');
+    res.end(']}');
   }
 
   const server = http.createServer((req, res) => {
@@ -141,4 +135,19 @@ export async function startHostileRegistry(abuse: TagListAbuse): Promise<Hostile
         server.close(() => resolve());
       }),
   };
+}
+
+/** Resolves true when the socket takes more, false when the client has gone. */
+function drained(res: http.ServerResponse): Promise<boolean> {
+  return new Promise((resolve) => {
+    const settle = (isOpen: boolean) => {
+      res.off('drain', onDrain);
+      res.off('close', onClose);
+      resolve(isOpen);
+    };
+    const onDrain = () => settle(true);
+    const onClose = () => settle(false);
+    res.on('drain', onDrain);
+    res.on('close', onClose);
+  });
 }
