@@ -1,8 +1,9 @@
-// One page of a tag list (spec registry-v2.md §5.1), read so that a big or hostile page neither blocks the event
-// loop nor fills memory. JSON.parse of one 16 MiB page of short tags held the event loop 1.4-1.9 s and built
-// 1.5 million strings; so only a page of up to 256 KiB goes through JSON.parse (under 10 ms; 1,000 tags are about
-// 30 KiB), and a bigger one is tokenized in 64 KiB slices with a turn of the event loop between them, keeping only
-// the entries of its "tags" array, counted as they appear so that a page with too many stops there.
+// One page of a tag list (spec registry-v2.md §5.1), read as it streams in, so that a big or hostile page neither
+// blocks the event loop nor fills memory. JSON.parse of one 16 MiB page of short tags held the event loop
+// 1.4-1.9 s and built 1.5 million strings. So a page is held only up to 256 KiB and then parsed whole (under 10 ms;
+// 1,000 tags are about 30 KiB); past that, it is tokenized as it arrives, in 64 KiB slices with a turn of the event
+// loop between them, keeping only the entries of its "tags" array, counted as they appear, so that a page with
+// too many stops there and the rest of it is never downloaded.
 
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { JSONParser, TokenType } from '@streamparser/json';
@@ -15,54 +16,97 @@ export interface TagPageReading {
   /** A page with more entries than this fails with tooMany(), read no further. */
   maxEntries: number;
   tooMany(): BridgeError;
-  /** Pages up to this size are parsed whole (tests set 0 to read every page in slices). */
+  /** Pages up to this size are held and parsed whole (tests set 0 to tokenize every page as it arrives). */
   wholeParseMaxBytes?: number;
 }
 
 const WHOLE_PARSE_MAX_BYTES = 256 * 1024;
-// The tokenizer reads 10-30 MiB/s on the 2-core test machine: a slice is a few ms of event loop.
-const SLICE_BYTES = 64 * 1024;
+// The tokenizer reads 10-30 MiB/s on the 2-core test machine: a slice is about a millisecond of event loop, and
+// several walks read at once each take a slice per turn.
+const SLICE_BYTES = 16 * 1024;
 // A tag list nests 2 deep, GCR's extended one 4; deeper nesting only makes the parser's stack grow.
 const MAX_DEPTH = 32;
 // Stands for an entry that is an object or array: never a tag, and never built.
 const NESTED_ENTRY = Symbol('nested entry');
+const QUOTED_BYTES = 80; // of the body's start, quoted in the malformed-JSON message
 
-/** The entries of the page's "tags" array, in order: strings, and whatever else the registry put there. */
-export async function readTagEntries(body: Buffer, reading: TagPageReading): Promise<unknown[]> {
-  const isSmall = body.length <= (reading.wholeParseMaxBytes ?? WHOLE_PARSE_MAX_BYTES);
-  const entries = isSmall ? parseWhole(body, reading.subject) : await parseInSlices(body, reading);
-  if (entries.length > reading.maxEntries) throw reading.tooMany();
-  return entries;
-}
+/** Takes one page's body as it arrives (write), and answers the entries of its "tags" array in order (end). */
+export class TagPageReader {
+  /** Body bytes written so far. */
+  bytes = 0;
+  private held: Buffer[] = [];
+  private head = Buffer.alloc(0);
+  private parser: JSONParser | undefined;
+  private picker: TagsArrayPicker | undefined;
+  private bytesSinceTurn = 0;
 
-function parseWhole(body: Buffer, subject: string): unknown[] {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body.toString('utf8'));
-  } catch (err) {
-    throw notJson(subject, body, err);
-  }
-  const tags = typeof parsed === 'object' && parsed !== null ? (parsed as { tags?: unknown }).tags : undefined;
-  if (tags === null) return []; // some registries send null for an empty list
-  if (!Array.isArray(tags)) throw noTagsArray(subject);
-  return tags;
-}
+  constructor(private readonly reading: TagPageReading) {}
 
-async function parseInSlices(body: Buffer, reading: TagPageReading): Promise<unknown[]> {
-  const picker = new TagsArrayPicker(reading);
-  // paths [] emits nothing, and keepStack false drops each value once read: the parser only checks the grammar.
-  const parser = new JSONParser({ paths: [], keepStack: false });
-  parser.onToken = (token) => picker.take(token.token, token.value);
-  try {
-    for (let offset = 0; offset < body.length; offset += SLICE_BYTES) {
-      if (offset > 0) await nextTurn();
-      parser.write(body.subarray(offset, offset + SLICE_BYTES));
+  async write(chunk: Buffer): Promise<void> {
+    this.bytes += chunk.length;
+    if (this.head.length < QUOTED_BYTES) this.head = Buffer.concat([this.head, chunk.subarray(0, QUOTED_BYTES - this.head.length)]);
+    if (!this.parser) {
+      this.held.push(chunk);
+      if (this.bytes <= (this.reading.wholeParseMaxBytes ?? WHOLE_PARSE_MAX_BYTES)) return;
+      this.startTokenizing();
+      chunk = Buffer.concat(this.held.splice(0));
     }
-    if (!parser.isEnded) parser.end(); // throws when the body stops inside a value
-  } catch (err) {
-    throw err instanceof BridgeError ? err : notJson(reading.subject, body, err);
+    for (let offset = 0; offset < chunk.length; offset += SLICE_BYTES) {
+      const slice = chunk.subarray(offset, offset + SLICE_BYTES);
+      this.guarded(() => this.parser!.write(slice));
+      this.bytesSinceTurn += slice.length;
+      if (this.bytesSinceTurn >= SLICE_BYTES) {
+        this.bytesSinceTurn = 0;
+        await nextTurn(); // chunks already received arrive without one: yield here, not only between reads
+      }
+    }
   }
-  return picker.entries(reading.subject);
+
+  /** The entries, once the whole body is written; fails when it is not a tag list or is cut short. */
+  end(): unknown[] {
+    const entries = this.parser ? this.endTokenizing() : this.parseWhole();
+    if (entries.length > this.reading.maxEntries) throw this.reading.tooMany();
+    return entries;
+  }
+
+  private parseWhole(): unknown[] {
+    const parsed = this.guarded(() => JSON.parse(Buffer.concat(this.held).toString('utf8')) as unknown);
+    const tags = typeof parsed === 'object' && parsed !== null ? (parsed as { tags?: unknown }).tags : undefined;
+    if (tags === null) return []; // some registries send null for an empty list
+    if (!Array.isArray(tags)) throw noTagsArray(this.reading.subject);
+    return tags;
+  }
+
+  private startTokenizing(): void {
+    const picker = new TagsArrayPicker(this.reading);
+    // paths [] emits nothing, and keepStack false drops each value once read: the parser only checks the grammar.
+    const parser = new JSONParser({ paths: [], keepStack: false });
+    parser.onToken = (token) => picker.take(token.token, token.value);
+    this.parser = parser;
+    this.picker = picker;
+  }
+
+  private endTokenizing(): unknown[] {
+    this.guarded(() => {
+      if (!this.parser!.isEnded) this.parser!.end(); // throws when the body stops inside a value
+    });
+    return this.picker!.entries();
+  }
+
+  /** Runs a step of parsing; what fails in it, other than our own caps, is JSON that cannot be read. */
+  private guarded<T>(step: () => T): T {
+    try {
+      return step();
+    } catch (err) {
+      if (err instanceof BridgeError) throw err;
+      throw new RegistryResponseError({
+        message: `${this.reading.subject} answered with malformed JSON (${this.bytes} bytes: ${JSON.stringify(this.head.toString('utf8'))})`,
+        fix: 'check that the URL points at a Docker Registry V2 API; if it does, the registry or a proxy is cutting responses short',
+        retryable: true, // a body cut short by a proxy or a reset usually comes whole on the next try
+        cause: err,
+      });
+    }
+  }
 }
 
 /**
@@ -114,20 +158,11 @@ class TagsArrayPicker {
     }
   }
 
-  entries(subject: string): unknown[] {
+  entries(): unknown[] {
     if (this.tags === 'null') return [];
-    if (this.tags !== 'array') throw noTagsArray(subject);
+    if (this.tags !== 'array') throw noTagsArray(this.reading.subject);
     return this.picked;
   }
-}
-
-function notJson(subject: string, body: Buffer, cause: unknown): RegistryResponseError {
-  return new RegistryResponseError({
-    message: `${subject} answered with malformed JSON (${body.length} bytes: ${JSON.stringify(body.subarray(0, 80).toString('utf8'))})`,
-    fix: 'check that the URL points at a Docker Registry V2 API; if it does, the registry or a proxy is cutting responses short',
-    retryable: true, // a body cut short by a proxy or a reset usually comes whole on the next try
-    cause,
-  });
 }
 
 function noTagsArray(subject: string): RegistryResponseError {

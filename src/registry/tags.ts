@@ -8,7 +8,7 @@ import type { Logger } from '../log';
 import { RegistryResponseError, ResponseTooLargeError } from './errors';
 import { findNextLink } from './link';
 import { apiUrl, isValidTag } from './reference';
-import { readTagEntries } from './tag-page';
+import { TagPageReader } from './tag-page';
 import { RegistryAccess, RegistryResponse, RegistryTransport } from './transport';
 
 export interface TagList {
@@ -68,6 +68,8 @@ export async function walkTags(
       });
     }
     visited.add(next);
+    let reader: TagPageReader | undefined; // the latest attempt's
+    const reading = { subject, maxEntries: limits.maxTags - entries, tooMany: () => budget.tooManyTags() };
     const request = {
       method: 'GET' as const,
       url: next,
@@ -76,13 +78,13 @@ export async function walkTags(
       subject,
       deadlineMs,
       maxBytes: Math.max(budget.bytesLeft(), ERROR_ANSWER_BYTES),
+      streamBody: () => {
+        const pageReader = (reader = new TagPageReader(reading));
+        return (chunk: Buffer) => pageReader.write(chunk);
+      },
     };
-    const readPage = async (response: RegistryResponse) => {
-      budget.checkBytes(response.body.length);
-      const reading = { subject, maxEntries: limits.maxTags - entries, tooMany: () => budget.tooManyTags() };
-      return { response, entries: await readTagEntries(response.body, reading) };
-    };
-    let page: { response: RegistryResponse; entries: unknown[] };
+    const readPage = (response: RegistryResponse) => ({ response, entries: reader!.end(), bytes: reader!.bytes });
+    let page: { response: RegistryResponse; entries: unknown[]; bytes: number };
     try {
       page = await transport.read(request, readPage);
     } catch (err) {
@@ -95,7 +97,7 @@ export async function walkTags(
       next = first.toString();
       continue;
     }
-    budget.spend(page.response.body.length);
+    budget.spend(page.bytes);
     pages += 1;
     entries += page.entries.length;
     for (const entry of page.entries) {
@@ -123,12 +125,8 @@ class WalkBudget {
     return Math.max(0, this.limits.maxBytes - this.bytesSpent);
   }
 
-  checkBytes(bytes: number): void {
-    if (bytes > this.bytesLeft()) throw this.tooManyBytes();
-  }
-
   spend(bytes: number): void {
-    this.checkBytes(bytes);
+    if (bytes > this.bytesLeft()) throw this.tooManyBytes();
     this.bytesSpent += bytes;
   }
 

@@ -11,6 +11,7 @@ import { isIP } from 'node:net';
 import { rootCertificates } from 'node:tls';
 import { Semaphore } from 'async-mutex';
 import type { Headers, RequestInit, Response } from 'node-fetch';
+import { BridgeError } from '../errors';
 import type { Logger } from '../log';
 import { Challenge, parseWwwAuthenticate, preferredChallenge } from './challenge';
 import {
@@ -92,6 +93,12 @@ export interface RegistryRequest {
   followRedirect?: boolean;
   /** A tighter body cap than maxResponseBytes (what is left of a tag walk's byte budget); ResponseTooLargeError names it. */
   maxBytes?: number;
+  /**
+   * For a 2xx answer: a consumer (a fresh one per attempt) that takes the body as it arrives instead of having it
+   * kept, so a big tag page is parsed as it streams in; the response's body is then empty. A consumer that throws
+   * a BridgeError (a cap reached, JSON that cannot be a tag list) stops the download, and its error is the answer.
+   */
+  streamBody?: () => (chunk: Buffer) => Promise<void>;
 }
 
 /** A registry answer with its body read in full (so a truncated body can be retried like a reset). */
@@ -225,7 +232,16 @@ export class RegistryTransport {
       headers.Authorization = basicAuthorization(credentials);
       realm.searchParams.append('account', credentials.username);
     }
-    const tokenRequest: RegistryRequest = { ...request, method: 'GET', url: realm.toString(), headers, subject: `a token from ${realm.host}` };
+    // The request's body handling (a tag page's streamBody and byte budget) is not the token's.
+    const tokenRequest: RegistryRequest = {
+      ...request,
+      method: 'GET',
+      url: realm.toString(),
+      headers,
+      subject: `a token from ${realm.host}`,
+      maxBytes: undefined,
+      streamBody: undefined,
+    };
     const response = await this.fetchFollowing(tokenRequest, headers.Authorization);
     this.deps.observe?.({ type: 'token', host: endpoint.host });
     if (response.status === 401 || response.status === 403) {
@@ -277,6 +293,7 @@ export class RegistryTransport {
     const maxBytes = Math.min(request.maxBytes ?? Infinity, this.options.maxResponseBytes);
     return semaphore.runExclusive(async () => {
       let response: Response;
+      let status = 0; // no answer (yet): a network error
       let body: Buffer;
       // node-fetch's size limit rejects but reads on to the end of the body (of an endless one, until the timeout):
       // aborting closes the connection instead.
@@ -293,10 +310,12 @@ export class RegistryTransport {
           signal: download.signal as RequestInit['signal'],
           ...(agent ? { agent } : {}),
         });
-        body = request.method === 'HEAD' ? Buffer.alloc(0) : Buffer.from(await response.arrayBuffer());
+        status = response.status;
+        body = await readBody(request, response, maxBytes);
       } catch (err) {
         abortDownload();
-        this.deps.observe?.({ type: 'request', host: target.host, method: request.method, status: 0 });
+        this.deps.observe?.({ type: 'request', host: target.host, method: request.method, status: err instanceof BridgeError ? status : 0 });
+        if (err instanceof BridgeError) throw err; // from streamBody
         throw networkError(err, request, timeoutMs, maxBytes);
       } finally {
         timeout.removeEventListener('abort', abortDownload);
@@ -341,6 +360,21 @@ export class RegistryTransport {
       this.deps.log.warn('registry warning', { host, warning });
     }
   }
+}
+
+/** The body, whole; or, for a 2xx answer to a request with streamBody, handed over as it arrives and not kept. */
+async function readBody(request: RegistryRequest, response: Response, maxBytes: number): Promise<Buffer> {
+  if (request.method === 'HEAD') return Buffer.alloc(0);
+  if (!request.streamBody || response.status < 200 || response.status >= 300) return Buffer.from(await response.arrayBuffer());
+  const take = request.streamBody();
+  let bytes = 0;
+  for await (const chunk of response.body as AsyncIterable<Buffer>) {
+    bytes += chunk.length;
+    // networkError names it as it names node-fetch's own size limit.
+    if (bytes > maxBytes) throw Object.assign(new Error(`body over ${maxBytes} bytes`), { type: 'max-size' });
+    await take(chunk);
+  }
+  return Buffer.alloc(0);
 }
 
 async function createAgent(caFile: string | undefined, isInsecure: boolean, host: string): Promise<https.Agent> {

@@ -15,8 +15,11 @@ export type TagListAbuse =
   | { kind: 'endless-pages'; tagsPerPage: number; linkBytes?: number }
   /** Pages of about bytesPerPage bytes (the same tags each time), each with a Link to the next. */
   | { kind: 'endless-big-pages'; bytesPerPage: number }
-  /** One page whose tags array never closes: a block of tags sent again and again until the client hangs up. */
-  | { kind: 'endless-body' };
+  /**
+   * One page whose tags array never closes: a block of tags sent again and again until the client hangs up, or
+   * (spaces) one tag and then whitespace without end, which no tag cap stops.
+   */
+  | { kind: 'endless-body'; filler?: 'tags' | 'spaces' };
 
 export interface HostileRegistry {
   /** http://127.0.0.1:<port> */
@@ -44,11 +47,20 @@ const DIGEST = `sha256:${'ab'.repeat(32)}`;
 function renderTags(first: number, count: number): Buffer {
   if (first + count - 1 > 9_999_999) throw new Error('hostile registry: tags have 7 digits');
   const out = Buffer.alloc(Math.max(0, count * TAG_BYTES - 1), ',');
-  for (let i = 0; i < count; i += 1) {
-    const at = i * TAG_BYTES;
-    out.write('"t', at, 'latin1');
-    for (let n = first + i, digit = 7; digit >= 1; digit -= 1, n = Math.floor(n / 10)) out[at + 1 + digit] = 48 + (n % 10);
-    out[at + 9] = 34; // closing quote; the comma after it is the fill
+  const digits = [...String(first).padStart(7, '0')].map((d) => d.charCodeAt(0));
+  for (let at = 0; at < out.length; at += TAG_BYTES) {
+    out[at] = 0x22; // "
+    out[at + 1] = 0x74; // t
+    for (let d = 0; d < 7; d += 1) out[at + 2 + d] = digits[d]!;
+    out[at + 9] = 0x22; // the comma after it is the fill
+    for (let d = 6; d >= 0; d -= 1) {
+      // the next number: add one to the last digit, carrying
+      if (digits[d] !== 0x39) {
+        digits[d]! += 1;
+        break;
+      }
+      digits[d] = 0x30;
+    }
   }
   return out;
 }
@@ -63,8 +75,15 @@ export async function startHostileRegistry(abuse: TagListAbuse): Promise<Hostile
       : abuse.kind === 'endless-big-pages'
         ? renderTags(1, Math.ceil(abuse.bytesPerPage / TAG_BYTES))
         : undefined;
-  const block = abuse.kind === 'endless-body' ? renderTags(1, Math.ceil(ENDLESS_BLOCK_BYTES / TAG_BYTES)) : Buffer.alloc(0);
-  const blockAgain = Buffer.concat([Buffer.from(','), block]);
+  const isSpaces = abuse.kind === 'endless-body' && abuse.filler === 'spaces';
+  const block =
+    abuse.kind !== 'endless-body'
+      ? Buffer.alloc(0)
+      : isSpaces
+        ? Buffer.alloc(ENDLESS_BLOCK_BYTES, ' ')
+        : renderTags(1, Math.ceil(ENDLESS_BLOCK_BYTES / TAG_BYTES));
+  // Tags need a comma between blocks; spaces follow the one tag sent first.
+  const [firstBlock, nextBlock] = isSpaces ? [Buffer.concat([renderTags(1, 1), block]), block] : [block, Buffer.concat([Buffer.from(','), block])];
 
   /** Writes in 64 KiB slices as the socket takes them; false once the client has gone. */
   async function write(res: http.ServerResponse, data: Buffer | string): Promise<boolean> {
@@ -90,8 +109,8 @@ export async function startHostileRegistry(abuse: TagListAbuse): Promise<Hostile
     res.writeHead(200, headers);
     if (!(await write(res, `{"name":${JSON.stringify(name)},"tags":[`))) return;
     if (abuse.kind === 'endless-body') {
-      for (let sent = 0; sent < MOST_BODY_BYTES; sent += blockAgain.length) {
-        if (!(await write(res, sent === 0 ? block : blockAgain))) return;
+      for (let sent = 0; sent < MOST_BODY_BYTES; sent += nextBlock.length) {
+        if (!(await write(res, sent === 0 ? firstBlock : nextBlock))) return;
       }
     } else {
       const tags = abuse.kind === 'endless-pages' ? renderTags((page - 1) * abuse.tagsPerPage + 1, abuse.tagsPerPage) : samePage!;
