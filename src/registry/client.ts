@@ -22,7 +22,8 @@ export interface RegistryClientOptions extends TransportOptions {
   /**
    * 32 MiB read per walk at least, and 160 bytes per allowed tag above that (tags.ts): 100,000 tags of the longest
    * legal length are 13 MiB, typical ones 2-4 MiB, and GCR's extended list adds ~300 bytes per image (100,000 fit).
-   * What a hostile registry can make a walk read, and hold at once, while the sidecar stays well under 150 MB.
+   * A list of legal tags reaches MAX_TAGS first; this stops padding (whitespace, junk keys) and long links. Pages
+   * are read as they stream in, so a walk holds a slice of this at a time, never all of it (tag-page.ts).
    */
   minTagListBytes: number;
 }

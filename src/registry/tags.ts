@@ -1,8 +1,8 @@
 // The full tag list (spec registry-v2.md §5): every page, following Link rel="next" verbatim (relative, absolute
 // or an opaque cursor) but only on the registry's own origin. No page cap, since registries list in no useful
 // order and a cut-off list can pick the wrong newest tag; instead a walk has a cap on tags (MAX_TAGS) and on bytes,
-// checked as each page arrives, and passing either fails the walk: a registry that lists without end or sends a
-// 63 MB page gets an error naming the cap, never a partial list and never a sidecar full of tags.
+// checked as each page streams in (tag-page.ts), and passing either fails the walk: a registry that lists without
+// end or sends a 63 MB page gets an error naming the cap, never a partial list and never a sidecar full of tags.
 
 import type { Logger } from '../log';
 import { RegistryResponseError, ResponseTooLargeError } from './errors';
@@ -144,7 +144,7 @@ class WalkBudget {
       message:
         `the tag list of ${this.repository} on ${this.host} is larger than ${formatMiB(this.limits.maxBytes)}, the most a walk ` +
         `of up to ${this.limits.maxTags} tags (MAX_TAGS) reads; the poll stopped reading it`,
-      fix: `if the repository really has that many tags, raise MAX_TAGS on the package (the byte cap grows with it); otherwise ${BROKEN_LIST}`,
+      fix: `if the repository really has that many tags, raise MAX_TAGS on the package, which allows ${BYTES_PER_TAG} bytes per tag; otherwise ${BROKEN_LIST}`,
     });
   }
 }
