@@ -7,6 +7,7 @@ import { runP1 } from './p1-bridge-overhead';
 import { runP2 } from './p2-large-repository';
 import { FleetLeftRunning, runP3 } from './p3-fleet';
 import { runP4 } from './p4-footprint';
+import { runR1 } from './r1-hostile-registry';
 import { writeReport } from './report';
 import { BenchResult, log, recordBenchmark, Row } from './support';
 
@@ -36,6 +37,7 @@ const BENCHMARKS: Benchmark[] = [
       return runP4(fleet);
     },
   },
+  { name: 'r1-hostile-registry', title: 'R1 hostile registry', run: () => runR1() },
 ];
 
 async function main(filters: string[]): Promise<void> {
@@ -43,7 +45,9 @@ async function main(filters: string[]): Promise<void> {
   if (chosen.length === 0) throw new Error(`no benchmark matches ${filters.join(' ')}; there are ${BENCHMARKS.map((b) => b.name).join(', ')}`);
   // P4 measures the sidecar after P3's cycles: asking for P4 alone runs P3 first.
   const wantsP4 = chosen.some((b) => b.name === 'p4-footprint');
-  if (wantsP4 && !chosen.some((b) => b.name === 'p3-fleet')) chosen.splice(chosen.length - 1, 0, BENCHMARKS[2]!);
+  if (wantsP4 && !chosen.some((b) => b.name === 'p3-fleet')) {
+    chosen.splice(chosen.findIndex((b) => b.name === 'p4-footprint'), 0, BENCHMARKS.find((b) => b.name === 'p3-fleet')!);
+  }
   const shared: Shared = { wantsFleet: wantsP4 };
   const command = `npm run bench${filters.length > 0 ? ` -- ${filters.join(' ')}` : ''}`;
 

@@ -174,7 +174,7 @@ export async function startRegistryStack(auth: 'token' | 'none', proxyOptions: F
 }
 
 /** GoCD's configuration-map shape: {"KEY": {"value": "..."}}. */
-function configMap(values: Record<string, string>): Record<string, { value: string }> {
+export function configMap(values: Record<string, string>): Record<string, { value: string }> {
   return Object.fromEntries(Object.entries(values).map(([key, value]) => [key, { value }]));
 }
 
