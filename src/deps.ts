@@ -1,8 +1,6 @@
 // The real-world dependencies (network, clock, stderr), built only by the entry points; every layer below
 // takes them as arguments so tests can run on a fake clock and a loopback registry.
 
-import http from 'node:http';
-import https from 'node:https';
 import os from 'node:os';
 import { createLogger, Logger, LogLevel } from './log';
 import { dockerConfigCredentials, FetchLike, RegistryDeps, runCredentialHelper } from './registry';
@@ -16,18 +14,14 @@ export function realLogger(env: NodeJS.ProcessEnv = process.env): Logger {
 }
 
 /**
- * node-fetch with keep-alive: a poll cycle talks to the same few registries again and again. Loaded on the first
- * request (with whatwg-url and tr46 it is a tenth of the sidecar's start), since many calls never reach a registry.
+ * node-fetch, loaded on the first request (with whatwg-url and tr46 it is a tenth of the sidecar's start), since
+ * many calls never reach a registry. The registry transport hands every request its own keep-alive agent.
  */
 export function realFetch(): FetchLike {
-  const httpAgent = new http.Agent({ keepAlive: true });
-  const httpsAgent = new https.Agent({ keepAlive: true });
-  const byProtocol = (parsed: URL) => (parsed.protocol === 'https:' ? httpsAgent : httpAgent);
   let nodeFetch: Promise<typeof import('node-fetch')> | undefined;
   return async (url, init) => {
     const { default: fetch } = await (nodeFetch ??= import('node-fetch'));
-    // A caller's own agent (a registry with its own CA) wins over the shared ones.
-    return fetch(url, { ...init, agent: init?.agent ?? byProtocol });
+    return fetch(url, init);
   };
 }
 

@@ -58,9 +58,21 @@ export function parseRetryAfter(header: string | null, nowMs: number): number | 
   return Math.max(0, date - nowMs);
 }
 
-export function deadlineExceeded(what: string, budgetMs: number): RegistryUnreachableError {
+/** Names no duration: the deadline may be the whole poll's, begun several requests ago. */
+export function deadlineExceeded(what: string): RegistryUnreachableError {
   return new RegistryUnreachableError({
-    message: `gave up ${what} after ${Math.round(budgetMs / 1000)} s (the registry is slow or keeps failing)`,
+    message: `gave up ${what}: the time allowed for this call ran out (the registry is slow or keeps failing)`,
     fix: 'check the registry\'s health; GoCD retries the poll later by itself',
   });
+}
+
+/** For messages: "750 ms", "42 s", "15 min", "6 h", "3 days"; a hostile Retry-After of 10^20 s reads "more than a year". */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  const seconds = ms / 1000;
+  if (seconds < 120) return `${Math.round(seconds * 10) / 10} s`;
+  if (seconds < 2 * 3600) return `${Math.round(seconds / 60)} min`;
+  if (seconds < 2 * 86400) return `${Math.round(seconds / 3600)} h`;
+  if (seconds <= 365 * 86400) return `${Math.round(seconds / 86400)} days`;
+  return 'more than a year';
 }
