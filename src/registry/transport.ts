@@ -5,13 +5,13 @@
 // cap, per-registry TLS trust, and every status turned into an error that names cause and fix.
 
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import https from 'node:https';
 import { isIP } from 'node:net';
 import { rootCertificates } from 'node:tls';
 import { Semaphore } from 'async-mutex';
 import type { Headers, RequestInit, Response } from 'node-fetch';
 import type { Logger } from '../log';
+import { readCaFile } from './ca-file';
 import { Challenge, parseWwwAuthenticate, preferredChallenge } from './challenge';
 import {
   RegistryAuthError,
@@ -331,20 +331,9 @@ export class RegistryTransport {
 }
 
 async function createAgent(caFile: string | undefined, isInsecure: boolean, host: string): Promise<https.Agent> {
-  let ca: Buffer | undefined;
-  if (caFile) {
-    try {
-      ca = await readFile(caFile);
-    } catch (err) {
-      throw new RegistryTlsError({
-        message: `cannot read the CA file ${caFile} configured for ${host} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
-        fix: 'put the registry\'s CA certificate (PEM) at that path on the GoCD server, readable by the GoCD user',
-        cause: err,
-      });
-    }
-  }
+  const ca = caFile ? await readCaFile(caFile, { registryHost: host }) : undefined;
   // The system CAs stay trusted next to the configured ones: a registry may move to a public certificate.
-  return new https.Agent({ keepAlive: true, ca: ca ? [...rootCertificates, ca.toString()] : undefined, rejectUnauthorized: !isInsecure });
+  return new https.Agent({ keepAlive: true, ca: ca ? [...rootCertificates, ...ca] : undefined, rejectUnauthorized: !isInsecure });
 }
 
 /** Maps every non-2xx answer (after authentication) to an error that says what failed and what to do. */
