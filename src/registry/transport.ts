@@ -5,7 +5,6 @@
 // cap, per-registry TLS trust, and every status turned into an error that names cause and fix.
 
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import type http from 'node:http';
 import { rootCertificates } from 'node:tls';
 import { Semaphore } from 'async-mutex';
@@ -14,6 +13,7 @@ import { BridgeError } from '../errors';
 import type { Logger } from '../log';
 import { allowedAddresses, describeAddressClass, resolveHost, ResolvedAddress } from './address-guard';
 import { buildAgent } from './agents';
+import { readCaFile } from './ca-file';
 import { Challenge, parseWwwAuthenticate, preferredChallenge } from './challenge';
 import {
   RegistryAuthError,
@@ -388,18 +388,8 @@ export class RegistryTransport {
 }
 
 async function readTrustedCas(caFile: string, host: string): Promise<string[]> {
-  let ca: Buffer;
-  try {
-    ca = await readFile(caFile);
-  } catch (err) {
-    throw new RegistryTlsError({
-      message: `cannot read the CA file ${caFile} configured for ${host} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
-      fix: 'put the registry\'s CA certificate (PEM) at that path on the GoCD server, readable by the GoCD user',
-      cause: err,
-    });
-  }
   // The system CAs stay trusted next to the configured ones: a registry may move to a public certificate.
-  return [...rootCertificates, ca.toString()];
+  return [...rootCertificates, ...(await readCaFile(caFile, { registryHost: host }))];
 }
 
 function registryOrigin(access: RegistryAccess): string {

@@ -1,3 +1,7 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { makeServerCertificate } from '../support/certs';
 import { configMap, sidecarApp } from '../support/sidecar-app';
 
 const VALID_REPOSITORY = { DOCKER_REGISTRY_URL: 'https://registry.example.com/v2/', DOCKER_REGISTRY_NAME: 'registry.example.com' };
@@ -38,12 +42,29 @@ describe('validate-repository-configuration', () => {
   });
 
   it('checks the TLS settings', async () => {
-    expect(await validate({ ...VALID_REPOSITORY, TLS_CA_FILE: '/etc/ssl/private-ca.pem', TLS_SKIP_VERIFY: 'False' })).toStrictEqual([]);
+    const dir = mkdtempSync(path.join(tmpdir(), 'bridge-validate-ca-'));
+    try {
+      const { caFile } = makeServerCertificate(dir);
+      expect(await validate({ ...VALID_REPOSITORY, TLS_CA_FILE: caFile, TLS_SKIP_VERIFY: 'False' })).toStrictEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
     expect(await validate({ ...VALID_REPOSITORY, TLS_CA_FILE: 'ca.pem', TLS_SKIP_VERIFY: 'yes' })).toStrictEqual([
       { key: 'TLS_CA_FILE', message: '"ca.pem" is not an absolute path; enter the full path of a PEM file on the GoCD server' },
       {
         key: 'TLS_SKIP_VERIFY',
         message: '"yes" is not true or false (empty means false)',
+      },
+    ]);
+  });
+
+  it('reads the CA file when saved, and names the path, the registry and the fix', async () => {
+    expect(await validate({ ...VALID_REPOSITORY, TLS_CA_FILE: '/nonexistent/gocd-registry-bridge/ca.pem' })).toStrictEqual([
+      {
+        key: 'TLS_CA_FILE',
+        message:
+          'the CA file /nonexistent/gocd-registry-bridge/ca.pem configured for registry.example.com does not exist (ENOENT); ' +
+          "put the registry's CA certificate (PEM) at that path on the GoCD server, readable by the GoCD user",
       },
     ]);
   });
