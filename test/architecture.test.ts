@@ -10,7 +10,8 @@ const SRC = path.resolve(__dirname, '../src');
 const ALLOWED: Record<string, string[]> = {
   errors: [],
   log: [],
-  registry: ['errors', 'log'],
+  http: ['errors', 'log'],
+  registry: ['errors', 'log', 'http'],
   selection: ['errors'],
   gocd: ['selection', 'registry', 'errors', 'log'],
   server: ['gocd', 'registry', 'errors', 'log', 'deps'],

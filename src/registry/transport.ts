@@ -11,8 +11,21 @@ import { Semaphore } from 'async-mutex';
 import type { Headers, RequestInit, Response } from 'node-fetch';
 import { BridgeError } from '../errors';
 import type { Logger } from '../log';
-import { allowedAddresses, describeAddressClass, resolveHost, ResolvedAddress } from './address-guard';
-import { buildAgent } from './agents';
+import {
+  allowedAddresses,
+  buildAgent,
+  describeAddressClass,
+  formatDuration,
+  parseRetryAfter,
+  printable,
+  redactLocation,
+  redactUrl,
+  resolveHost,
+  ResolvedAddress,
+  RETRY_DEFAULTS,
+  RetryOptions,
+  withRetry,
+} from '../http';
 import { readCaFile } from './ca-file';
 import { Challenge, parseWwwAuthenticate, preferredChallenge } from './challenge';
 import {
@@ -23,7 +36,6 @@ import {
   RegistryUnreachableError,
 } from './errors';
 import type { RegistryEndpoint } from './reference';
-import { deadlineExceeded, formatDuration, parseRetryAfter, RETRY_DEFAULTS, RetryOptions, withRetry } from './retry';
 
 export type FetchLike = (url: string, init?: RequestInit) => Promise<Response>;
 
@@ -295,7 +307,13 @@ export class RegistryTransport {
   private async fetchOnce(request: RegistryRequest, authorization: string | undefined, hop: Hop): Promise<RegistryResponse> {
     const target = new URL(request.url);
     const remainingMs = request.deadlineMs - this.deps.now();
-    if (remainingMs <= 0) throw deadlineExceeded(`reading ${request.subject}`);
+    if (remainingMs <= 0) {
+      // Names no duration: the deadline may be the whole poll's, begun several requests ago.
+      throw new RegistryUnreachableError({
+        message: `gave up reading ${request.subject}: the time allowed for this call ran out (the registry is slow or keeps failing)`,
+        fix: "check the registry's health; GoCD retries the poll later by itself",
+      });
+    }
     const timeoutMs = Math.min(this.options.requestTimeoutMs, remainingMs);
     const headers: Record<string, string> = { 'User-Agent': 'gocd-registry-bridge', ...request.headers };
     if (authorization) headers.Authorization = authorization;
@@ -581,26 +599,6 @@ function rejected(request: RegistryRequest, scheme: string): RegistryAuthError {
       ? 'check Username and Password, and that this user may pull the image; a misspelled image name also answers 401 on some registries'
       : 'set Username and Password on the package repository, or check the image name (Docker Hub answers 401 for unknown images)',
   });
-}
-
-/** Query strings can carry tokens or cursors: keep them out of messages. */
-export function redactUrl(url: string): string {
-  const parsed = new URL(url);
-  return `${parsed.origin}${parsed.pathname}`;
-}
-
-function redactLocation(location: string | null, base: string): string {
-  if (!location) return 'nowhere';
-  try {
-    return redactUrl(new URL(location, base).toString());
-  } catch {
-    return 'an unreadable location';
-  }
-}
-
-/** Control characters (a hostile answer's ANSI escapes or line breaks) never reach a log line or GoCD's page. */
-function printable(text: string): string {
-  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ');
 }
 
 const TLS_CODES = new Set([

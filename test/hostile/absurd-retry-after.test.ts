@@ -2,7 +2,7 @@
 // "retry after 99999999999999980000 s"; it must stay readable, and the poll must fail at once rather than wait.
 
 import { parseRegistryUrl, RegistryClient } from '../../src/registry';
-import { formatDuration } from '../../src/registry/retry';
+import { formatDuration } from '../../src/http';
 import { testDeps } from '../support/deps';
 import { answerJson, ScriptedServer, startScriptedServer } from '../support/scripted-server';
 import { rejection } from '../support/thrown';

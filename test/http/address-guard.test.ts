@@ -1,4 +1,4 @@
-import { allowedAddresses, canonicalAddress, classifyAddress, ResolvedAddress } from '../../src/registry/address-guard';
+import { allowedAddresses, canonicalAddress, classifyAddress, ResolvedAddress } from '../../src/http';
 
 describe('classifyAddress', () => {
   it.each([
