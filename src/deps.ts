@@ -3,7 +3,8 @@
 
 import os from 'node:os';
 import { createLogger, Logger, LogLevel } from './log';
-import { dockerConfigCredentials, FetchLike, RegistryDeps, runCredentialHelper } from './registry';
+import { dockerConfigCredentials, runCredentialHelper } from './credentials';
+import type { FetchLike, RegistryDeps } from './registry';
 
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
 

@@ -11,12 +11,13 @@ const ALLOWED: Record<string, string[]> = {
   errors: [],
   log: [],
   http: ['errors', 'log'],
-  registry: ['errors', 'log', 'http'],
+  credentials: ['errors', 'log'],
+  registry: ['errors', 'log', 'http', 'credentials'],
   selection: ['errors'],
   gocd: ['selection', 'registry', 'errors', 'log'],
   server: ['gocd', 'registry', 'errors', 'log', 'deps'],
   cli: ['gocd', 'selection', 'registry', 'errors', 'log', 'deps'],
-  deps: ['log', 'registry'],
+  deps: ['log', 'registry', 'credentials'],
   main: ['server', 'cli'],
 };
 

@@ -3,11 +3,12 @@
 // digest (immutable), so an unchanged repository costs a tag walk and a HEAD, and no manifest GET.
 
 import { LRUCache } from 'lru-cache';
+import { credentialIdentity } from '../credentials';
 import { NotARegistryError, RegistryNotFoundError, RegistryResponseError } from './errors';
 import { headManifest, ImageMetadata, ImageRef, ManifestDigest, readImageMetadata } from './manifests';
 import { apiUrl } from './reference';
 import { TagList, walkTags } from './tags';
-import { AuthOutcome, credentialIdentity, RegistryAccess, RegistryDeps, RegistryResponse, RegistryTransport, TRANSPORT_DEFAULTS, TransportOptions } from './transport';
+import { AuthOutcome, RegistryAccess, RegistryDeps, RegistryResponse, RegistryTransport, TRANSPORT_DEFAULTS, TransportOptions } from './transport';
 
 export interface RegistryClientOptions extends TransportOptions {
   operationTimeoutMs: number; // 45 s per call unless the caller sets a deadline: under the shim's 60 s, so GoCD sees our error

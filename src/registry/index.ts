@@ -7,11 +7,9 @@ export { RegistryClient, REGISTRY_CLIENT_DEFAULTS } from './client';
 export type { CallOptions, PingResult, RegistryClientOptions } from './client';
 export type { ImageRef, ImageMetadata, ManifestDigest } from './manifests';
 export type { TagList } from './tags';
-export type { AuthOutcome, Credentials, FetchLike, RegistryAccess, RegistryDeps, RegistryEvent, TlsSettings } from './transport';
+export type { AuthOutcome, FetchLike, RegistryAccess, RegistryDeps, RegistryEvent, TlsSettings } from './transport';
 export { readCaFile, CA_FILE_DEFAULTS } from './ca-file';
 export type { CaFileOptions, CaFileSystem } from './ca-file';
-export { dockerConfigCredentials, runCredentialHelper } from './docker-config';
-export type { DockerConfigSource } from './docker-config';
 export {
   RegistryAuthError,
   RegistryNotFoundError,

@@ -4,11 +4,11 @@
 // transient failures with Retry-After honoured, a per-host concurrency cap, an overall deadline, a response size
 // cap, per-registry TLS trust, and every status turned into an error that names cause and fix.
 
-import { createHash } from 'node:crypto';
 import type http from 'node:http';
 import { rootCertificates } from 'node:tls';
 import { Semaphore } from 'async-mutex';
 import type { Headers, RequestInit, Response } from 'node-fetch';
+import { Credentials, credentialIdentity, RegistryHost } from '../credentials';
 import { BridgeError } from '../errors';
 import type { Logger } from '../log';
 import {
@@ -53,13 +53,8 @@ export interface RegistryDeps {
   sleep(ms: number): Promise<void>;
   log: Logger;
   observe?(event: RegistryEvent): void;
-  /** Where credentials come from when a repository has none of its own (the GoCD user's docker config). */
-  fallbackCredentials?: { lookup(endpoint: RegistryEndpoint): Promise<Credentials | undefined> };
-}
-
-export interface Credentials {
-  readonly username: string;
-  readonly password: string;
+  /** Where credentials come from when a repository has none of its own (the credential store). */
+  fallbackCredentials?: { lookup(registry: RegistryHost): Promise<Credentials | undefined> };
 }
 
 export interface TlsSettings {
@@ -531,10 +526,6 @@ function tokenCacheKey(challenge: Challenge, request: RegistryRequest): string {
   return [challenge.params.realm, challenge.params.service ?? '', request.scope ?? '', credentialIdentity(request.access.credentials)].join('\n');
 }
 
-/** Who is asking, for cache keys: a hash, so no cache key holds a password. */
-export function credentialIdentity(credentials: Credentials | undefined): string {
-  return credentials ? createHash('sha256').update(`${credentials.username}\0${credentials.password}`).digest('hex') : 'anonymous';
-}
 
 /**
  * Realm safety (spec registry-v2.md §4.6): http(s) only; plain http only for a plain-http registry. Where the realm

@@ -3,8 +3,8 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { silentLogger } from '../../src/log';
+import { dockerConfigCredentials } from '../../src/credentials';
 import {
-  dockerConfigCredentials,
   NotARegistryError,
   parseRegistryUrl,
   RegistryAuthError,
