@@ -36,6 +36,7 @@ import {
   RegistryUnreachableError,
 } from './errors';
 import type { RegistryEndpoint } from './reference';
+import { matchesSchema, TokenAnswer } from './schema';
 
 export type FetchLike = (url: string, init?: RequestInit) => Promise<Response>;
 
@@ -271,7 +272,7 @@ export class RegistryTransport {
       });
     }
     const body = parseJson(checkStatus(response, tokenRequest, this.deps.now()), `the token service of ${endpoint.host}`);
-    const token = tokenFrom(body);
+    const token = matchesSchema('tokenAnswer', body) ? body.token || body.access_token : undefined;
     if (!token) {
       throw new RegistryResponseError({
         message: `the token service of ${endpoint.host} answered without a token`,
@@ -279,7 +280,7 @@ export class RegistryTransport {
       });
     }
     this.deps.log.registerSecret(token);
-    return { value: token, expiresAtMs: tokenExpiry(body, this.deps.now()) };
+    return { value: token, expiresAtMs: tokenExpiry(body as TokenAnswer, this.deps.now()) };
   }
 
   /** One HTTP exchange; a blob's redirect to a CDN is followed without our Authorization on another host. */
@@ -493,9 +494,10 @@ export function parseJson(response: RegistryResponse, what: string): unknown {
 /** The registry's own error code and message, when its body is the spec's {"errors":[…]} shape. */
 function registryErrorDetail(body: Buffer): string {
   try {
-    const first = (JSON.parse(body.toString('utf8')) as { errors?: Array<{ code?: unknown; message?: unknown }> }).errors?.[0];
-    if (first && typeof first.code === 'string') {
-      return printable(`, ${first.code}${typeof first.message === 'string' ? `: ${first.message}` : ''}`).slice(0, MAX_QUOTED_CHARS);
+    const parsed: unknown = JSON.parse(body.toString('utf8'));
+    if (matchesSchema('errorBody', parsed)) {
+      const [first] = parsed.errors;
+      return printable(`, ${first!.code}${first!.message !== undefined ? `: ${first!.message}` : ''}`).slice(0, MAX_QUOTED_CHARS);
     }
   } catch {
     // not JSON (Quay sends HTML 429s): the status says enough
@@ -562,19 +564,11 @@ function resolveRealm(challenge: Challenge, request: RegistryRequest): URL {
   return realm;
 }
 
-function tokenFrom(body: unknown): string | undefined {
-  if (typeof body !== 'object' || body === null) return undefined;
-  const { token, access_token: accessToken } = body as Record<string, unknown>;
-  if (typeof token === 'string' && token !== '') return token;
-  if (typeof accessToken === 'string' && accessToken !== '') return accessToken;
-  return undefined;
-}
-
 /** expires_in clamped to ≥ 60 s, counted from issued_at unless that is missing, in the future or already expired. */
-function tokenExpiry(body: unknown, nowMs: number): number {
-  const { expires_in: expiresIn, issued_at: issuedAt } = body as Record<string, unknown>;
-  const lifetimeMs = (typeof expiresIn === 'number' && expiresIn > MIN_TOKEN_LIFETIME_S ? expiresIn : MIN_TOKEN_LIFETIME_S) * 1000;
-  const issuedMs = typeof issuedAt === 'string' ? Date.parse(issuedAt) : NaN;
+function tokenExpiry(answer: TokenAnswer, nowMs: number): number {
+  const { expires_in: expiresIn, issued_at: issuedAt } = answer;
+  const lifetimeMs = (expiresIn !== undefined && expiresIn > MIN_TOKEN_LIFETIME_S ? expiresIn : MIN_TOKEN_LIFETIME_S) * 1000;
+  const issuedMs = issuedAt !== undefined ? Date.parse(issuedAt) : NaN;
   const fromIssue = issuedMs + lifetimeMs;
   return Number.isNaN(issuedMs) || issuedMs > nowMs || fromIssue <= nowMs ? nowMs + lifetimeMs : fromIssue;
 }
