@@ -16,6 +16,8 @@ import java.util.*;
  */
 final class WorkDir {
     private static final String NAME = "gocd-registry-bridge";
+    // .cjs: Node then reads no package.json "type" from the parents, which another user could plant in /tmp.
+    static final String FILE = NAME + ".cjs";
     private static final Set<PosixFilePermission> WRITABLE_BY_OTHERS = EnumSet.of(PosixFilePermission.GROUP_WRITE,
             PosixFilePermission.OTHERS_WRITE);
     private static final int STICKY = 01000;
@@ -59,7 +61,7 @@ final class WorkDir {
         return dirs;
     }
 
-    /** Unpacks script to {@code <first usable dir>/<sha256>/gocd-registry-bridge.js} unless the copy there is intact. */
+    /** Unpacks script to {@code <first usable dir>/<sha256>/gocd-registry-bridge.cjs} unless the copy there is intact. */
     static Path unpack(List<Path> candidates, byte[] script) throws BridgeException {
         WorkDir checks;
         try {
@@ -83,7 +85,7 @@ final class WorkDir {
 
     private Path unpackTo(Path dir, byte[] script) throws BridgeException {
         String hash = sha256(script);
-        Path file = dir.resolve(hash).resolve(NAME + ".js");
+        Path file = dir.resolve(hash).resolve(FILE);
         try {
             Files.createDirectories(dir, mode("rwx------"));
             Path real = dir.toRealPath(); // used from here on: a symlink someone else owns cannot be re-pointed under us
@@ -97,7 +99,7 @@ final class WorkDir {
             } catch (FileAlreadyExistsException e) {
                 checkPrivate(hashDir, hashDir.toString());
             }
-            file = hashDir.resolve(NAME + ".js");
+            file = hashDir.resolve(FILE);
             String damage = damage(file, hash);
             if (damage == null) {
                 return file;

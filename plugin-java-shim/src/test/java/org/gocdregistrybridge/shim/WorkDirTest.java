@@ -69,7 +69,7 @@ class WorkDirTest {
 
         Path file = unpack(work);
 
-        assertEquals(work.resolve(HASH).resolve("gocd-registry-bridge.js"), file);
+        assertEquals(work.resolve(HASH).resolve(WorkDir.FILE), file);
         assertArrayEquals(SCRIPT, Files.readAllBytes(file));
         assertEquals("rwx------", mode(dir.resolve("cache")));
         assertEquals("rwx------", mode(work));
@@ -156,7 +156,7 @@ class WorkDirTest {
 
         Path file = unpack(Files.createSymbolicLink(dir.resolve("link"), own));
 
-        assertEquals(own.resolve(HASH).resolve("gocd-registry-bridge.js"), file);
+        assertEquals(own.resolve(HASH).resolve(WorkDir.FILE), file);
     }
 
     @Test
@@ -187,7 +187,7 @@ class WorkDirTest {
         Path notADir = Files.write(dir.resolve("home"), new byte[0]).resolve(".cache");
         Path fallback = dir.resolve("fallback");
 
-        assertEquals(fallback.resolve(HASH).resolve("gocd-registry-bridge.js"), unpack(notADir, fallback));
+        assertEquals(fallback.resolve(HASH).resolve(WorkDir.FILE), unpack(notADir, fallback));
 
         chmod(fallback, "rwxrwxrwx");
         assertEquals("unsafe work dir " + fallback + ": writable by group or others (rwxrwxrwx)",
