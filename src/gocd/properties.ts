@@ -38,6 +38,3 @@ export const PACKAGE_PROPERTIES = {
   TAG_SORT_KEY: declare('Sort by part of the tag: regular expression with (?<key>...)', 4, { required: false, identity: false }),
   SEMVER_PRERELEASES: declare('semver order: include pre-releases (true/false)', 5, { required: false, identity: false }),
 } as const;
-
-export type RepositoryKey = keyof typeof REPOSITORY_PROPERTIES;
-export type PackageKey = keyof typeof PACKAGE_PROPERTIES;
