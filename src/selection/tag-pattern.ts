@@ -1,10 +1,15 @@
-// User regular expressions, evaluated with a time bound. JavaScript regexes backtrack, so a pattern like (a+)+$
-// can run for minutes on one tag and stall every material the sidecar serves; V8 can only interrupt a script
-// (vm timeout), so each whole evaluation over a tag list runs as one bounded vm script.
+// User regular expressions (DOCKER_TAG_FILTER, TAG_EXCLUDE, TAG_SORT_KEY), written in JavaScript syntax. A
+// backtracking engine can run for minutes on one tag with a pattern like (x+x+)+y, and no probe at save time can
+// find every such pattern, so patterns run on RE2 (re2js: linear in the tag's length, whatever the pattern).
+// Lookaround and backreferences, which RE2 cannot express, keep JavaScript's engine: V8 can only interrupt a
+// script, so each evaluation over a tag list runs as one vm script with a timeout, and a pattern that ran out of
+// time is not run again.
 
 import vm from 'node:vm';
 import { LRUCache } from 'lru-cache';
+import { RE2JS } from 're2js';
 import { BridgeError } from '../errors';
+import { translateToRe2 } from './re2-syntax';
 
 export class InvalidFilterError extends BridgeError {
   constructor(message: string, fix: string, cause?: unknown) {
@@ -13,44 +18,66 @@ export class InvalidFilterError extends BridgeError {
 }
 
 export interface TagPatternBudget {
-  /** For one evaluation over a whole tag list at poll time. */
+  /** For one evaluation over a whole tag list at poll time, on the backtracking engine. */
   evaluationMs: number; // 1000: 10,000 tags take ~5 ms with a sane pattern
-  /** For the probe run at validate time. */
+  /** For the probe run at validate time, on the backtracking engine. */
   probeMs: number; // 100: the probes are a handful of short strings
 }
 
 export const TAG_PATTERN_BUDGET: TagPatternBudget = { evaluationMs: 1000, probeMs: 100 };
+
+/** linear-time: RE2 semantics, no budget needed. backtracking: JavaScript's own engine, time-bounded. */
+export type PatternEngine = 'linear-time' | 'backtracking';
 
 // Strings that make backtracking patterns explode, so validate-* rejects them before a poll ever runs them.
 const PROBES = ['a'.repeat(32) + '!', '1'.repeat(32) + '!', '1.'.repeat(16) + '!', 'v1.2.3-' + 'rc'.repeat(16) + '!', '-'.repeat(32) + '!'];
 
 // Whether a pattern matches a tag never changes, and GoCD asks about the same tags every minute. A timed vm run
 // costs ~0.1 ms before any matching (it starts a watchdog thread) and more on busy cores: 17 % of the sidecar's
-// CPU in benchmark P3. So answers are remembered, by pattern and tag; only tags not seen before go through vm.
+// CPU in benchmark P3. So the backtracking engine's answers are remembered, by pattern and tag; only tags not seen
+// before go through vm. (re2js answers 10,000 tags in 2-8 ms, no slower than looking its answers up here.)
 // 20,000 answers (about 2 MB) hold two 10,000-tag repositories' worth.
 const rememberedMatches = new LRUCache<string, boolean>({ max: 20_000 });
 
+interface Timeout {
+  timeoutMs: number;
+  /** "5,000 tags", "5 test tags" */
+  over: string;
+  /** When it ran out of time, for the message of a later refusal. */
+  when: string;
+}
+// A pattern that ran out of time once will again (GoCD polls the same tags every minute), blocking every other
+// poll for the whole budget each time. So it is refused without running, by source, until the sidecar restarts.
+const timedOut = new LRUCache<string, Timeout>({ max: 1000 });
+
+type Question = 'matches' | 'keys';
 const sandbox = vm.createContext({ pattern: undefined, tags: undefined });
-const TEST_ALL = new vm.Script('tags.map((tag) => pattern.test(tag))');
-const CAPTURE_ALL = new vm.Script('tags.map((tag) => { const m = pattern.exec(tag); return m && m.groups ? m.groups.key : undefined; })');
+const BOUNDED: Record<Question, vm.Script> = {
+  matches: new vm.Script('tags.map((tag) => pattern.test(tag))'),
+  keys: new vm.Script('tags.map((tag) => { const m = pattern.exec(tag); return m && m.groups ? m.groups.key : undefined; })'),
+};
 
 export class TagPattern {
+  readonly engine: PatternEngine;
+
   private constructor(
     readonly source: string,
-    private readonly regex: RegExp,
     private readonly what: string,
     private readonly budget: TagPatternBudget,
-  ) {}
+    private readonly compiled: { re2: RE2JS } | { regex: RegExp; construct: string },
+  ) {
+    this.engine = 're2' in compiled ? 'linear-time' : 'backtracking';
+  }
 
   /**
-   * Compiles and probes a pattern. `what` names it in messages ("the tag filter"). With `keyGroup`, the pattern
-   * must have a named group (?<key>…) whose capture is a sort key.
+   * Compiles a pattern (and probes it, where it must run on the backtracking engine). `what` names it in messages
+   * ("the tag filter"). With `keyGroup`, the pattern must have a named group (?<key>…) whose capture is a sort key.
    */
   static compile(source: string, what: string, options: { keyGroup?: boolean; budget?: TagPatternBudget } = {}): TagPattern {
     const budget = options.budget ?? TAG_PATTERN_BUDGET;
     let regex: RegExp;
     try {
-      regex = new RegExp(source); // no u flag: it rejects escapes such as \- that the old plugin's Java patterns used
+      regex = new RegExp(source); // the syntax users write; no u flag: it rejects escapes such as \- that Java patterns used
     } catch (err) {
       throw new InvalidFilterError(
         `${what} ${JSON.stringify(source)} is not a valid regular expression (${(err as Error).message})`,
@@ -61,18 +88,31 @@ export class TagPattern {
     if (options.keyGroup && !/\(\?<key>/.test(source)) {
       throw new InvalidFilterError(`${what} ${JSON.stringify(source)} has no named group "key"`, 'capture the sort key as (?<key>…), e.g. ^build-(?<key>\\d+)$');
     }
-    const pattern = new TagPattern(source, regex, what, budget);
-    pattern.run(TEST_ALL, PROBES, budget.probeMs);
+    const translation = translateToRe2(source, { keyGroup: options.keyGroup });
+    let construct: string;
+    if ('re2' in translation) {
+      try {
+        return new TagPattern(source, what, budget, { re2: RE2JS.compile(translation.re2) });
+      } catch (err) {
+        construct = `something RE2 cannot compile (${(err as Error).message.replace(/^error parsing regexp: /, '')})`; // e.g. a{1001}
+      }
+    } else {
+      construct = translation.unsupported;
+    }
+    const pattern = new TagPattern(source, what, budget, { regex, construct });
+    pattern.runBounded('matches', PROBES, { timeoutMs: budget.probeMs, over: `${PROBES.length} test tags`, when: 'when it was first checked' });
     return pattern;
   }
 
   /** For each tag: does the pattern match anywhere in it? */
   test(tags: readonly string[]): boolean[] {
+    const { compiled } = this;
+    if ('re2' in compiled) return tags.map((tag) => compiled.re2.test(tag));
     const keyOf = (tag: string) => `${this.source}\n${tag}`; // no tag holds a newline (OCI tag grammar)
     const answers = tags.map((tag) => rememberedMatches.get(keyOf(tag)));
     const unseen = tags.filter((_tag, i) => answers[i] === undefined);
     if (unseen.length === 0) return answers as boolean[];
-    const fresh = this.run(TEST_ALL, unseen, this.budget.evaluationMs) as boolean[];
+    const fresh = this.runBounded('matches', unseen, this.pollLimit(unseen)) as boolean[];
     let next = 0;
     return answers.map((known, i) => {
       if (known !== undefined) return known;
@@ -84,19 +124,34 @@ export class TagPattern {
 
   /** For each tag: the (?<key>…) capture, or undefined where the pattern does not match. */
   captureKeys(tags: readonly string[]): Array<string | undefined> {
-    return this.run(CAPTURE_ALL, tags, this.budget.evaluationMs) as Array<string | undefined>;
+    const { compiled } = this;
+    if ('re2' in compiled) return tags.map((tag) => (compiled.re2.exec(tag) as { groups?: Record<string, string | undefined> } | null)?.groups?.key);
+    return this.runBounded('keys', tags, this.pollLimit(tags)) as Array<string | undefined>;
   }
 
-  private run(script: vm.Script, tags: readonly string[], timeoutMs: number): unknown[] {
-    sandbox.pattern = this.regex;
+  private pollLimit(tags: readonly string[]): Timeout {
+    return { timeoutMs: this.budget.evaluationMs, over: `${tags.length.toLocaleString('en-US')} tag${tags.length === 1 ? '' : 's'}`, when: 'on an earlier poll' };
+  }
+
+  private runBounded(question: Question, tags: readonly string[], limit: Timeout): unknown[] {
+    const { regex, construct } = this.compiled as { regex: RegExp; construct: string };
+    const earlier = timedOut.get(this.source);
+    if (earlier) {
+      throw new InvalidFilterError(
+        `${this.what} ${JSON.stringify(this.source)} took longer than ${earlier.timeoutMs} ms over ${earlier.over} ${earlier.when}; ${NOT_AGAIN}`,
+        backtrackingFix(construct),
+      );
+    }
+    sandbox.pattern = regex;
     sandbox.tags = tags;
     try {
-      return script.runInContext(sandbox, { timeout: timeoutMs }) as unknown[];
+      return BOUNDED[question].runInContext(sandbox, { timeout: limit.timeoutMs }) as unknown[];
     } catch (err) {
       if ((err as { code?: string }).code !== 'ERR_SCRIPT_EXECUTION_TIMEOUT') throw err;
+      timedOut.set(this.source, limit);
       throw new InvalidFilterError(
-        `${this.what} ${JSON.stringify(this.source)} takes longer than ${timeoutMs} ms over ${tags.length} tags`,
-        'simplify the pattern: nested quantifiers such as (a+)+ or (\\d|\\d+)* backtrack catastrophically',
+        `${this.what} ${JSON.stringify(this.source)} takes longer than ${limit.timeoutMs} ms over ${limit.over}; ${NOT_AGAIN}`,
+        backtrackingFix(construct),
         err,
       );
     } finally {
@@ -104,4 +159,16 @@ export class TagPattern {
       sandbox.tags = undefined;
     }
   }
+}
+
+const NOT_AGAIN = 'it is not run again until the sidecar restarts or the pattern changes';
+
+/** Says why the pattern runs on the engine that can backtrack, and how to get it onto the linear-time one. */
+function backtrackingFix(construct: string): string {
+  const hint = construct.startsWith('a negative lookahead') ? ' (TAG_EXCLUDE leaves tags out without one)' : '';
+  return (
+    `the pattern uses ${construct}, which only JavaScript's backtracking engine runs, and there nested quantifiers ` +
+    `such as (a+)+ or (\\d|\\d+)* backtrack catastrophically: write it without ${construct}${hint} so that it runs ` +
+    `on the linear-time engine (RE2), or simplify its quantifiers`
+  );
 }
