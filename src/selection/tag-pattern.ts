@@ -29,14 +29,21 @@ export const TAG_PATTERN_BUDGET: TagPatternBudget = { evaluationMs: 1000, probeM
 /** linear-time: RE2 semantics, no budget needed. backtracking: JavaScript's own engine, time-bounded. */
 export type PatternEngine = 'linear-time' | 'backtracking';
 
+export interface TagPatternOptions {
+  /** The pattern must have a named group (?<key>…) whose capture is a sort key. */
+  keyGroup?: boolean;
+  budget?: TagPatternBudget;
+  /** CPU time the process has used, in ms: tells a pattern that ran out of time from a starved process. */
+  cpuTimeMs?: () => number;
+}
+
 // Strings that make backtracking patterns explode, so validate-* rejects them before a poll ever runs them.
 const PROBES = ['a'.repeat(32) + '!', '1'.repeat(32) + '!', '1.'.repeat(16) + '!', 'v1.2.3-' + 'rc'.repeat(16) + '!', '-'.repeat(32) + '!'];
 
 // Whether a pattern matches a tag never changes, and GoCD asks about the same tags every minute. A timed vm run
 // costs ~0.1 ms before any matching (it starts a watchdog thread) and more on busy cores: 17 % of the sidecar's
-// CPU in benchmark P3. So the backtracking engine's answers are remembered, by pattern and tag; only tags not seen
-// before go through vm. (re2js answers 10,000 tags in 2-8 ms, no slower than looking its answers up here.)
-// 20,000 answers (about 2 MB) hold two 10,000-tag repositories' worth.
+// CPU in benchmark P3; re2js compiles the pattern first (below). So answers are remembered, by pattern and tag;
+// only tags not seen before are evaluated. 20,000 answers (about 2 MB) hold two 10,000-tag repositories' worth.
 const rememberedMatches = new LRUCache<string, boolean>({ max: 20_000 });
 
 interface Timeout {
@@ -57,24 +64,30 @@ const BOUNDED: Record<Question, vm.Script> = {
   keys: new vm.Script('tags.map((tag) => { const m = pattern.exec(tag); return m && m.groups ? m.groups.key : undefined; })'),
 };
 
+function processCpuTimeMs(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+}
+
 export class TagPattern {
   readonly engine: PatternEngine;
 
   private constructor(
     readonly source: string,
     private readonly what: string,
-    private readonly budget: TagPatternBudget,
-    private readonly compiled: { re2: RE2JS } | { regex: RegExp; construct: string },
+    private readonly options: Required<Omit<TagPatternOptions, 'keyGroup'>>,
+    /** re2: the pattern in RE2 syntax. regex and construct: what runs instead, and the reason. */
+    private readonly compiled: { re2: string } | { regex: RegExp; construct: string },
   ) {
     this.engine = 're2' in compiled ? 'linear-time' : 'backtracking';
   }
 
   /**
    * Compiles a pattern (and probes it, where it must run on the backtracking engine). `what` names it in messages
-   * ("the tag filter"). With `keyGroup`, the pattern must have a named group (?<key>…) whose capture is a sort key.
+   * ("the tag filter").
    */
-  static compile(source: string, what: string, options: { keyGroup?: boolean; budget?: TagPatternBudget } = {}): TagPattern {
-    const budget = options.budget ?? TAG_PATTERN_BUDGET;
+  static compile(source: string, what: string, options: TagPatternOptions = {}): TagPattern {
+    const settings = { budget: options.budget ?? TAG_PATTERN_BUDGET, cpuTimeMs: options.cpuTimeMs ?? processCpuTimeMs };
     let regex: RegExp;
     try {
       regex = new RegExp(source); // the syntax users write; no u flag: it rejects escapes such as \- that Java patterns used
@@ -92,27 +105,26 @@ export class TagPattern {
     let construct: string;
     if ('re2' in translation) {
       try {
-        return new TagPattern(source, what, budget, { re2: RE2JS.compile(translation.re2) });
+        RE2JS.compile(translation.re2); // to know that RE2 takes it; not kept: validate-* sees many patterns once
+        return new TagPattern(source, what, settings, { re2: translation.re2 });
       } catch (err) {
         construct = `something RE2 cannot compile (${(err as Error).message.replace(/^error parsing regexp: /, '')})`; // e.g. a{1001}
       }
     } else {
       construct = translation.unsupported;
     }
-    const pattern = new TagPattern(source, what, budget, { regex, construct });
-    pattern.runBounded('matches', PROBES, { timeoutMs: budget.probeMs, over: `${PROBES.length} test tags`, when: 'when it was first checked' });
+    const pattern = new TagPattern(source, what, settings, { regex, construct });
+    pattern.runBounded('matches', PROBES, { timeoutMs: settings.budget.probeMs, over: `${PROBES.length} test tags`, when: 'when it was first checked' });
     return pattern;
   }
 
   /** For each tag: does the pattern match anywhere in it? */
   test(tags: readonly string[]): boolean[] {
-    const { compiled } = this;
-    if ('re2' in compiled) return tags.map((tag) => compiled.re2.test(tag));
     const keyOf = (tag: string) => `${this.source}\n${tag}`; // no tag holds a newline (OCI tag grammar)
     const answers = tags.map((tag) => rememberedMatches.get(keyOf(tag)));
     const unseen = tags.filter((_tag, i) => answers[i] === undefined);
     if (unseen.length === 0) return answers as boolean[];
-    const fresh = this.runBounded('matches', unseen, this.pollLimit(unseen)) as boolean[];
+    const fresh = this.evaluate('matches', unseen) as boolean[];
     let next = 0;
     return answers.map((known, i) => {
       if (known !== undefined) return known;
@@ -124,13 +136,20 @@ export class TagPattern {
 
   /** For each tag: the (?<key>…) capture, or undefined where the pattern does not match. */
   captureKeys(tags: readonly string[]): Array<string | undefined> {
-    const { compiled } = this;
-    if ('re2' in compiled) return tags.map((tag) => (compiled.re2.exec(tag) as { groups?: Record<string, string | undefined> } | null)?.groups?.key);
-    return this.runBounded('keys', tags, this.pollLimit(tags)) as Array<string | undefined>;
+    return this.evaluate('keys', tags) as Array<string | undefined>;
   }
 
-  private pollLimit(tags: readonly string[]): Timeout {
-    return { timeoutMs: this.budget.evaluationMs, over: `${tags.length.toLocaleString('en-US')} tag${tags.length === 1 ? '' : 's'}`, when: 'on an earlier poll' };
+  private evaluate(question: Question, tags: readonly string[]): unknown[] {
+    if (!('re2' in this.compiled)) {
+      const over = `${tags.length.toLocaleString('en-US')} tag${tags.length === 1 ? '' : 's'}`;
+      return this.runBounded(question, tags, { timeoutMs: this.options.budget.evaluationMs, over, when: 'on an earlier poll' });
+    }
+    // Compiled for each evaluation, and dropped: a program takes ~12 KB (a RegExp ~1 KB) and up to 5,000 patterns
+    // are kept (gocd/configuration.ts); a cache of 100 programs grew the heap by 15 MB over 1,000 patterns. It
+    // costs 25-80 µs, and test() remembers its answers.
+    const re2 = RE2JS.compile(this.compiled.re2);
+    if (question === 'matches') return tags.map((tag) => re2.test(tag));
+    return tags.map((tag) => (re2.exec(tag) as { groups?: Record<string, string | undefined> } | null)?.groups?.key);
   }
 
   private runBounded(question: Question, tags: readonly string[], limit: Timeout): unknown[] {
@@ -144,13 +163,19 @@ export class TagPattern {
     }
     sandbox.pattern = regex;
     sandbox.tags = tags;
+    const cpuBefore = this.options.cpuTimeMs();
     try {
       return BOUNDED[question].runInContext(sandbox, { timeout: limit.timeoutMs }) as unknown[];
     } catch (err) {
       if ((err as { code?: string }).code !== 'ERR_SCRIPT_EXECUTION_TIMEOUT') throw err;
-      timedOut.set(this.source, limit);
+      // The timeout is wall-clock time: on a starved host (a probe of -rc timed out at load 10 on 2 cores) even a
+      // sane pattern runs out of it. Only one that kept the CPU busy for a tenth of its budget, 20 times what
+      // 10,000 tags take with a sane pattern, is sure to do so again.
+      const wasBusy = this.options.cpuTimeMs() - cpuBefore >= limit.timeoutMs / 10;
+      if (wasBusy) timedOut.set(this.source, limit);
       throw new InvalidFilterError(
-        `${this.what} ${JSON.stringify(this.source)} takes longer than ${limit.timeoutMs} ms over ${limit.over}; ${NOT_AGAIN}`,
+        `${this.what} ${JSON.stringify(this.source)} takes longer than ${limit.timeoutMs} ms over ${limit.over}` +
+          (wasBusy ? `; ${NOT_AGAIN}` : ' (with the CPU busy elsewhere: it is tried again)'),
         backtrackingFix(construct),
         err,
       );
