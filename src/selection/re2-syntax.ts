@@ -170,7 +170,7 @@ class Translator {
 
   private escape(): void {
     const e = this.source[this.i + 1]!;
-    if ('dDwW'.includes(e)) return this.atom(`\\${e}`, false, 2); // ASCII in both engines without flags
+    if (RE2_SHARED_CLASSES.has(e)) return this.atom(`\\${e}`, false, 2);
     if (e === 'b' || e === 'B') return this.atom(`\\${e}`, true, 2);
     if (e === 's' || e === 'S') return this.atom(`[${e === 'S' ? '^' : ''}${JS_SPACE.map(range).join('')}]`, false, 2);
     // Annex B: \c not followed by a letter is a backslash, and the c is read next.

@@ -83,10 +83,10 @@ describe('validate-package-configuration', () => {
     expect(await validate({ DOCKER_IMAGE: 'a/b', TAG_ORDER: 'newest', SEMVER_PRERELEASES: 'maybe', TAG_SORT_KEY: '^v(.+)$', TAG_EXCLUDE: '^(?=a)(a+)+$' })).toStrictEqual([
       {
         key: 'TAG_EXCLUDE',
-        message:
-          'the exclusion filter "^(?=a)(a+)+$" takes longer than 100 ms over 5 test tags; it is not run again until the sidecar restarts or the pattern changes; ' +
-          "the pattern uses a lookahead (?=…), which only JavaScript's backtracking engine runs, and there nested quantifiers such as (a+)+ or (\\d|\\d+)* " +
-          'backtrack catastrophically: write it without a lookahead (?=…) so that it runs on the linear-time engine (RE2), or simplify its quantifiers',
+        // The middle says whether it is tried again, which depends on how much CPU the test machine spared.
+        message: expect.stringMatching(
+          /^the exclusion filter "\^\(\?=a\)\(a\+\)\+\$" takes longer than 100 ms over 5 test tags.*; the pattern uses a lookahead \(\?=…\), which only JavaScript's backtracking engine runs, .* write it without a lookahead \(\?=…\) so that it runs on the linear-time engine \(RE2\), or simplify its quantifiers$/,
+        ),
       },
       { key: 'TAG_SORT_KEY', message: 'the sort key pattern "^v(.+)$" has no named group "key"; capture the sort key as (?<key>…), e.g. ^build-(?<key>\\d+)$' },
       { key: 'TAG_ORDER', message: '"newest" is not an order; use one of natural, semver, newest-build, alphabetical (empty means natural)' },
