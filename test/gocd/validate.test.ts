@@ -83,6 +83,7 @@ describe('validate-package-configuration', () => {
 
   it('answers [] for a valid image and filter', async () => {
     expect(await validate({ DOCKER_IMAGE: 'backends/database', DOCKER_TAG_FILTER: '^\\d+\\.\\d+$' })).toStrictEqual([]);
+    expect(await validate({ DOCKER_IMAGE: 'backends/database', DOCKER_TAG_FILTER: '^(\\d+)+$' })).toStrictEqual([]); // linear time: nothing to fear
     expect(await validate({ DOCKER_IMAGE: 'backends/database' })).toStrictEqual([]);
   });
 
@@ -100,11 +101,13 @@ describe('validate-package-configuration', () => {
 
   it('checks the ordering settings', async () => {
     expect(await validate({ DOCKER_IMAGE: 'a/b', TAG_ORDER: 'SemVer', SEMVER_PRERELEASES: 'true', TAG_SORT_KEY: '^v(?<key>.+)$', TAG_EXCLUDE: '-rc' })).toStrictEqual([]);
-    expect(await validate({ DOCKER_IMAGE: 'a/b', TAG_ORDER: 'newest', SEMVER_PRERELEASES: 'maybe', TAG_SORT_KEY: '^v(.+)$', TAG_EXCLUDE: '^(a+)+$' })).toStrictEqual([
+    expect(await validate({ DOCKER_IMAGE: 'a/b', TAG_ORDER: 'newest', SEMVER_PRERELEASES: 'maybe', TAG_SORT_KEY: '^v(.+)$', TAG_EXCLUDE: '^(?=a)(a+)+$' })).toStrictEqual([
       {
         key: 'TAG_EXCLUDE',
-        message:
-          'the exclusion filter "^(a+)+$" takes longer than 100 ms over 5 tags; simplify the pattern: nested quantifiers such as (a+)+ or (\\d|\\d+)* backtrack catastrophically',
+        // The middle says whether it is tried again, which depends on how much CPU the test machine spared.
+        message: expect.stringMatching(
+          /^the exclusion filter "\^\(\?=a\)\(a\+\)\+\$" takes longer than 100 ms over 5 test tags.*; the pattern uses a lookahead \(\?=…\), which only JavaScript's backtracking engine runs, .* write it without a lookahead \(\?=…\) so that it runs on the linear-time engine \(RE2\), or simplify its quantifiers$/,
+        ),
       },
       { key: 'TAG_SORT_KEY', message: 'the sort key pattern "^v(.+)$" has no named group "key"; capture the sort key as (?<key>…), e.g. ^build-(?<key>\\d+)$' },
       { key: 'TAG_ORDER', message: '"newest" is not an order; use one of natural, semver, newest-build, alphabetical (empty means natural)' },
