@@ -6,7 +6,7 @@
 
 // Special in other glob dialects (shell, gitignore, minimatch): refused so that nobody relies on a meaning they lack.
 const RESERVED = /[?[\]{}\\!]/;
-export const MAX_GLOB_LENGTH = 255;
+const MAX_GLOB_LENGTH = 255;
 
 type Token = { kind: 'char'; char: string } | { kind: 'star' } | { kind: 'globstar' };
 
