@@ -3,7 +3,7 @@
 
 import os from 'node:os';
 import { createLogger, Logger, LogLevel } from './log';
-import { dockerConfigCredentials, runCredentialHelper } from './credentials';
+import { CredentialsFileStore, credentialsFileSource, CredentialStore, dockerConfigCredentials, dockerConfigSource, runCredentialHelper } from './credentials';
 import type { FetchLike, RegistryDeps } from './registry';
 
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
@@ -26,19 +26,27 @@ export function realFetch(): FetchLike {
   };
 }
 
-export function realRegistryDeps(log: Logger, env: NodeJS.ProcessEnv = process.env, observe?: RegistryDeps['observe']): RegistryDeps {
+/**
+ * The credential store of a sidecar or CLI run: the credentials file (a path from GOCD_REGISTRY_BRIDGE_CREDENTIALS or
+ * serve --credentials; read, checked and watched for edits), then the docker config of the user running us.
+ * A credentials file that cannot be used at start is an error, not a silent fallback.
+ */
+export async function realCredentialStore(log: Logger, env: NodeJS.ProcessEnv = process.env, credentialsFile = env.GOCD_REGISTRY_BRIDGE_CREDENTIALS): Promise<CredentialStore> {
+  const dockerConfig = dockerConfigSource(
+    dockerConfigCredentials({ configDir: env.DOCKER_CONFIG, homeDir: os.homedir(), runHelper: runCredentialHelper, now: Date.now, log }),
+  );
+  if (!credentialsFile) return new CredentialStore([dockerConfig]);
+  const file = await CredentialsFileStore.open(credentialsFile, { log, env });
+  return new CredentialStore([credentialsFileSource(file), dockerConfig]);
+}
+
+export function realRegistryDeps(log: Logger, credentialStore: CredentialStore, observe?: RegistryDeps['observe']): RegistryDeps {
   return {
     fetch: realFetch(),
     now: Date.now,
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     log,
     observe,
-    fallbackCredentials: dockerConfigCredentials({
-      configDir: env.DOCKER_CONFIG,
-      homeDir: os.homedir(),
-      runHelper: runCredentialHelper,
-      now: Date.now,
-      log,
-    }),
+    credentialStore,
   };
 }

@@ -2,7 +2,7 @@
 // store and the environment a job would get, named as GoCD names it.
 
 import { parseArgs } from 'node:util';
-import { realRegistryDeps } from '../deps';
+import { realCredentialStore, realRegistryDeps } from '../deps';
 import { BridgeError } from '../errors';
 import { ConfigurationMap, findLatestRevision, GoCdRevision } from '../gocd';
 import { createLogger } from '../log';
@@ -85,7 +85,7 @@ export async function runPoll(argv: string[], io: CommandIo): Promise<number> {
     SEMVER_PRERELEASES: values.prereleases ? 'true' : undefined,
   });
   const log = createLogger((line) => io.stderr(`${line}\n`), 'warn');
-  const context = { registry: new RegistryClient(realRegistryDeps(log, io.env)), log, now: Date.now };
+  const context = { registry: new RegistryClient(realRegistryDeps(log, await realCredentialStore(log, io.env))), log, now: Date.now };
   const material = materialName(values['repo-name'], values['package-name']);
 
   let revision: GoCdRevision;

@@ -15,7 +15,8 @@ export interface RegistryHost {
   readonly isDockerHub: boolean;
 }
 
-// The names Docker Hub goes by; the docker CLI, the Drone runner and image references each use another one.
+// The names Docker Hub goes by: docker.io in image references, index.docker.io the docker CLI's v1 index,
+// registry-1.docker.io the API host, registry.hub.docker.com an old alias.
 export const DOCKER_HUB_HOSTS: ReadonlySet<string> = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io', 'registry.hub.docker.com']);
 
 /** Who is asking, for cache keys: a hash, so no cache key holds a password. */

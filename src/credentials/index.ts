@@ -5,3 +5,8 @@ export { CredentialSourceError, credentialIdentity, DOCKER_HUB_HOSTS } from './c
 export type { Credentials, RegistryHost } from './credentials';
 export { dockerConfigCredentials, runCredentialHelper } from './docker-config';
 export type { DockerConfigOptions, DockerConfigSource } from './docker-config';
+export { CredentialStore, credentialsFileSource, dockerConfigSource } from './store';
+export type { CredentialSource, FoundCredentials } from './store';
+export { CredentialsFileStore, InvalidCredentialsFileError } from './credentials-file';
+export type { CredentialsEntry, DroneCredentialsRequest } from './credentials-file';
+export { normalizeRegistryAddress } from './registry-address';

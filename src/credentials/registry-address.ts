@@ -5,20 +5,11 @@
 
 import { isIPv6 } from 'node:net';
 import { BridgeError } from '../errors';
+import { DOCKER_HUB_HOSTS } from './credentials';
 
 /** The name under which Docker Hub credentials are filed, and which the runner gives Hub images (`alpine`). */
 export const DOCKER_HUB = 'docker.io';
 
-/**
- * Host names that all mean Docker Hub: docker.io is what image references say, index.docker.io the docker CLI's
- * v1 index, registry-1.docker.io the API host, registry.hub.docker.com an old alias.
- */
-export const DOCKER_HUB_ALIASES: ReadonlySet<string> = new Set([
-  'docker.io',
-  'index.docker.io',
-  'registry-1.docker.io',
-  'registry.hub.docker.com',
-]);
 
 // RFC 1035 bounds; longer input is never a host name, and stops here before any further work.
 const MAX_HOST_LENGTH = 253;
@@ -66,7 +57,7 @@ export function normalizeRegistryAddress(address: string): string {
   const normalized = hostPort.toLowerCase();
   const problem = hostPortProblem(normalized);
   if (problem) throw invalid(shown, problem, 'write the registry host, e.g. docker.io, registry.example.com:5000 or [fd00::1]:5000');
-  return DOCKER_HUB_ALIASES.has(normalized) ? DOCKER_HUB : normalized;
+  return DOCKER_HUB_HOSTS.has(normalized) ? DOCKER_HUB : normalized;
 }
 
 /** Why a lower-cased `host[:port]` is not one, or undefined when it is. */

@@ -8,7 +8,7 @@ import type http from 'node:http';
 import { rootCertificates } from 'node:tls';
 import { Semaphore } from 'async-mutex';
 import type { Headers, RequestInit, Response } from 'node-fetch';
-import { Credentials, credentialIdentity, RegistryHost } from '../credentials';
+import { Credentials, credentialIdentity, FoundCredentials, RegistryHost } from '../credentials';
 import { BridgeError } from '../errors';
 import type { Logger } from '../log';
 import {
@@ -54,8 +54,8 @@ export interface RegistryDeps {
   sleep(ms: number): Promise<void>;
   log: Logger;
   observe?(event: RegistryEvent): void;
-  /** Where credentials come from when a repository has none of its own (the credential store). */
-  fallbackCredentials?: { lookup(registry: RegistryHost): Promise<Credentials | undefined> };
+  /** Where credentials come from when a repository has none of its own: the credential store. */
+  credentialStore?: { lookup(registry: RegistryHost): Promise<FoundCredentials | undefined> };
 }
 
 export interface TlsSettings {

@@ -4,7 +4,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
-import { realLogger, realRegistryDeps } from '../deps';
+import { realCredentialStore, realLogger, realRegistryDeps } from '../deps';
 import type { Logger } from '../log';
 import { RegistryClient } from '../registry';
 import { createApp, createStatusApp } from './app';
@@ -27,7 +27,8 @@ export async function serve(options: ServeOptions, env: NodeJS.ProcessEnv = proc
   }
   log.registerSecret(token);
   const observability = new Observability(log);
-  const registry = new RegistryClient(realRegistryDeps(log, env, observability.observeRegistry));
+  const credentialStore = await realCredentialStore(log, env);
+  const registry = new RegistryClient(realRegistryDeps(log, credentialStore, observability.observeRegistry));
   const context = { registry, log, now: Date.now, observePoll: observability.observePoll };
   const app = createApp({ token, version: options.version, context, log, observability });
   // Loopback only: the shim is the one client, and the token is not meant to cross a network.

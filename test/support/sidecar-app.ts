@@ -1,4 +1,5 @@
 import supertest from 'supertest';
+import { CredentialStore } from '../../src/credentials';
 import { realRegistryDeps } from '../../src/deps';
 import { RegistryClient } from '../../src/registry';
 import { createApp, Observability } from '../../src/server';
@@ -11,8 +12,8 @@ export const FIXED_NOW = Date.parse('2026-03-02T08:00:12.345Z');
 export function sidecarApp() {
   const log = capturingLogger();
   const observability = new Observability(log);
-  // No docker config: what a developer's ~/.docker holds must not change what the tests see.
-  const registry = new RegistryClient(realRegistryDeps(log, { DOCKER_CONFIG: '/nonexistent/gocd-registry-bridge-tests' }, observability.observeRegistry));
+  // No credential sources: what a developer's ~/.docker holds must not change what the tests see.
+  const registry = new RegistryClient(realRegistryDeps(log, new CredentialStore([]), observability.observeRegistry));
   const context = { registry, log, now: () => FIXED_NOW, observePoll: observability.observePoll };
   const app = createApp({ token: TEST_TOKEN, version: '0.0.0-test', context, log, observability });
   return {
