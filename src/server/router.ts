@@ -80,7 +80,7 @@ export function createRouter(routes: readonly Route[], options: RouterOptions): 
         send(res, refusal.status, refusal.message, TEXT, refusal.status === 401 ? { 'WWW-Authenticate': 'Bearer realm="gocd-registry-bridge"' } : {});
         return;
       }
-      void serveRoute(req, res, entry.route, paramsOf(entry, match), options.log);
+      void serveRoute(req, res, entry.route, path, paramsOf(entry, match), options.log);
       return;
     }
     if (pathMatched) send(res, 405, `gocd-registry-bridge: ${method} is not allowed on ${path}; use ${pathMatched.allow}`, TEXT, { Allow: pathMatched.allow });
@@ -95,7 +95,7 @@ export function createRouterServer(routes: readonly Route[], options: RouterOpti
   return createServer(timeouts, createRouter(routes, options));
 }
 
-async function serveRoute(req: IncomingMessage, res: ServerResponse, route: Route, params: Record<string, string>, log: Logger): Promise<void> {
+async function serveRoute(req: IncomingMessage, res: ServerResponse, route: Route, path: string, params: Record<string, string>, log: Logger): Promise<void> {
   let bodyArrived = false;
   let answered = false;
   const answer = (status: number, body: string, contentType: string, headers: Record<string, string> = {}): void => {
@@ -106,7 +106,7 @@ async function serveRoute(req: IncomingMessage, res: ServerResponse, route: Rout
   const deadline = setTimeout(() => {
     const seconds = `${route.timeoutMs / 1000} s`;
     log.warn('request timed out', { route: route.name, ...params, waitingFor: bodyArrived ? 'handler' : 'body', timeoutMs: route.timeoutMs });
-    if (bodyArrived) answer(503, `gocd-registry-bridge: ${route.name} did not answer within ${seconds}; the sidecar log says what it was waiting for`, TEXT);
+    if (bodyArrived) answer(503, `gocd-registry-bridge: ${req.method} ${path} did not finish within ${seconds}; the sidecar log shows how it ended`, TEXT);
     else answer(408, `gocd-registry-bridge: the request body did not arrive within ${seconds}`, TEXT, { Connection: 'close' });
   }, route.timeoutMs);
   deadline.unref();
@@ -129,7 +129,8 @@ async function serveRoute(req: IncomingMessage, res: ServerResponse, route: Rout
   }
   try {
     const reply = await route.handle({ params, body, headers: req.headers });
-    if (!answered) answer(reply.status, reply.body, reply.contentType);
+    if (answered) log.warn('finished after its deadline', { route: route.name, ...params, status: reply.status });
+    else answer(reply.status, reply.body, reply.contentType);
   } catch (err) {
     log.error('internal error', { route: route.name, url: req.url, error: err });
     if (!answered) answer(500, 'gocd-registry-bridge: internal error', TEXT);

@@ -140,7 +140,7 @@ describe('the router', () => {
     [
       route({ name: 'echo', methods: ['GET', 'POST'], handle: ({ body }) => ({ status: 200, body: `got ${body}`, contentType: 'text/plain' }) }),
       route({ name: 'items/:id', methods: ['DELETE'], handle: ({ params }) => ({ status: 200, body: `deleted ${params.id}`, contentType: 'text/plain' }) }),
-      route({ name: 'stuck', handle: () => new Promise(() => undefined) }),
+      route({ name: 'stuck', handle: () => new Promise((resolve) => setTimeout(() => resolve({ status: 200, body: 'late', contentType: 'text/plain' }), 200)) }),
       route({
         name: 'broken',
         handle: () => {
@@ -190,8 +190,10 @@ describe('the router', () => {
   it('answers 503 with one line when the handler misses its deadline', async () => {
     const response = await supertest(app).post('/stuck').send('');
     expect(response.status).toBe(503);
-    expect(response.text).toBe('gocd-registry-bridge: stuck did not answer within 0.05 s; the sidecar log says what it was waiting for');
+    expect(response.text).toBe('gocd-registry-bridge: POST /stuck did not finish within 0.05 s; the sidecar log shows how it ended');
     expect(log.lines.map((line) => JSON.parse(line))).toContainEqual(expect.objectContaining({ level: 'warn', msg: 'request timed out', route: 'stuck', waitingFor: 'handler' }));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(log.lines.map((line) => JSON.parse(line))).toContainEqual(expect.objectContaining({ level: 'warn', msg: 'finished after its deadline', route: 'stuck', status: 200 }));
   });
 
   it('answers 408 with one line and closes when the body has not arrived by the deadline', async () => {
