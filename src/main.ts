@@ -33,6 +33,9 @@ Options:
                            mode with the sidecar in another container, pod or host
   --status-token-file FILE /status and /metrics for peers other than loopback, with "Authorization: Bearer
                            <the token in FILE>"; without a status token they get 403
+  --credentials FILE       the credentials file (a YAML list of registry address, username and password or
+                           password_file/password_env; the format of drone-registry-plugin), read for every
+                           package repository without a Username, and reloaded when it changes
   --token-stdin            read the bearer token from the first line of stdin (what the plugin does);
                            otherwise the token comes from GOCD_REGISTRY_BRIDGE_TOKEN
   --exit-on-stdin-eof      exit when stdin closes (the plugin's JVM is gone)
@@ -43,6 +46,7 @@ GET /status and /metrics are open to loopback peers and need the status token fr
 Environment:
   GOCD_REGISTRY_BRIDGE_TOKEN        the token, when --token-stdin is not given
   GOCD_REGISTRY_BRIDGE_STATUS_TOKEN the status token, instead of --status-token-file
+  GOCD_REGISTRY_BRIDGE_CREDENTIALS  the credentials file, instead of --credentials
   GOCD_REGISTRY_BRIDGE_LOG_LEVEL    debug | info | warn | error (default info); logs are JSON lines on stderr
   GOCD_REGISTRY_BRIDGE_STATUS_PORT  also serve /status and /metrics on this fixed loopback port
   DOCKER_CONFIG                     where docker's config.json is (credentials for repositories without any)
@@ -93,6 +97,7 @@ async function runServe(argv: string[]): Promise<number | undefined> {
       port: { type: 'string' },
       'allow-remote-gocd': { type: 'boolean', default: false },
       'status-token-file': { type: 'string' },
+      credentials: { type: 'string' },
       'token-stdin': { type: 'boolean', default: false },
       'exit-on-stdin-eof': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -109,6 +114,7 @@ async function runServe(argv: string[]): Promise<number | undefined> {
     listen: listenAddress(values.listen, values.port),
     allowRemoteGoCd: values['allow-remote-gocd'],
     statusTokenFile: values['status-token-file'],
+    credentialsFile: values.credentials,
     statusPort: statusPort === undefined ? undefined : Number(statusPort),
     tokenFromStdin: values['token-stdin'],
     exitOnStdinEof: values['exit-on-stdin-eof'],

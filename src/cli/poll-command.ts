@@ -34,6 +34,9 @@ Output:
   --package-name NAME     the package's name in GoCD (default: package)
   --json                  print {"material", "revision", "environment"} as JSON
 
+Without --username, credentials come from the credentials file named by GOCD_REGISTRY_BRIDGE_CREDENTIALS, then
+from docker's config.json ($DOCKER_CONFIG or ~/.docker), as in the sidecar.
+
 Exit codes: 0 found, 1 registry failure, 2 usage error, 3 invalid settings, 4 no tag matches.
 `;
 

@@ -18,6 +18,8 @@ export interface ServeOptions {
   allowRemoteGoCd: boolean;
   /** --status-token-file. */
   statusTokenFile?: string;
+  /** --credentials; GOCD_REGISTRY_BRIDGE_CREDENTIALS otherwise. */
+  credentialsFile?: string;
   /** GOCD_REGISTRY_BRIDGE_STATUS_PORT: also serve /status and /metrics here, on loopback. */
   statusPort?: number;
   tokenFromStdin: boolean;
@@ -35,7 +37,7 @@ export async function serve(options: ServeOptions, env: NodeJS.ProcessEnv = proc
   log.registerSecret(token);
   if (statusToken !== undefined) log.registerSecret(statusToken);
   const observability = new Observability(log);
-  const credentialStore = await realCredentialStore(log, env);
+  const credentialStore = await realCredentialStore(log, env, options.credentialsFile ?? env.GOCD_REGISTRY_BRIDGE_CREDENTIALS);
   const registry = new RegistryClient(realRegistryDeps(log, credentialStore, observability.observeRegistry));
   const context = { registry, log, now: Date.now, observePoll: observability.observePoll };
   const appOptions: AppOptions = { token, allowRemoteGoCd: options.allowRemoteGoCd, statusToken, version: options.version, context, log, observability };
