@@ -1,4 +1,4 @@
-// Credentials from the Docker CLI's config.json of the user running the sidecar (spec registry-v2.md §4.7), used when a
+// Credentials from the Docker CLI's config.json of the user running the sidecar, used when a
 // package repository has no Username/Password. Looks them up as the docker CLI does: credHelpers, credsStore, auths.
 
 import { spawn } from 'node:child_process';
@@ -26,12 +26,12 @@ export interface DockerConfigOptions {
 // and a helper may take a second (keychain, cloud SDK). A minute still picks up a rotated secret soon.
 const HELPER_CACHE_MS = 60_000;
 // Every poll without credentials of its own looks here; checking the file once per few seconds instead of on every
-// lookup took a stat (and, with no file, a thrown ENOENT) off every poll: 11 % of the sidecar's CPU in benchmark P3.
+// lookup takes a stat (and, with no file, a thrown ENOENT) off every poll (BENCHMARKS.md, P3).
 const CONFIG_RECHECK_MS = 5_000;
 // A helper waiting for a locked keychain or a GPG pinentry never returns under GoCD, where nobody can answer it.
 export const CREDENTIAL_HELPER_TIMEOUT_MS = 10_000;
 
-// The docker CLI files Hub credentials under its v1 index URL, not the API host (spec registry-v2.md §1.4).
+// The docker CLI files Hub credentials under its v1 index URL, not the API host.
 const DOCKER_HUB_KEY = 'https://index.docker.io/v1/';
 // The name becomes part of an executable name: no path separators, no shell syntax.
 const HELPER_NAME = /^[a-zA-Z0-9._-]+$/;

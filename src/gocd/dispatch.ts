@@ -92,7 +92,7 @@ function unknownRequest(call: GoCdCall): GoCdReply {
   if (!versions) return text(404, `gocd-registry-bridge serves the package-repository extension, not "${call.extension}"`);
   const messages = versions.get(call.version);
   if (!messages) return text(404, `gocd-registry-bridge serves ${call.extension} version ${[...versions.keys()].join(', ')}, not "${call.version}"`);
-  // GoCD also sends go.plugin-settings.* requests; a non-200 answer makes it log a WARN and carry on (spec §3.10).
+  // GoCD also sends go.plugin-settings.* requests; a non-200 answer makes it log a WARN and carry on.
   return text(404, `gocd-registry-bridge does not handle "${call.requestName}"; it handles ${[...messages.keys()].join(', ')}`);
 }
 

@@ -3,7 +3,7 @@ import { readRepositoryConfiguration, ValidationError } from './configuration';
 import { defineHandler } from './define-handler';
 import { repositoryRequestSchema } from './request-schemas';
 
-/** Every problem as {key, message}; an empty array means valid (spec §3.5). */
+/** Every problem as {key, message}; an empty array means valid. */
 export const validateRepositoryConfiguration = defineHandler({
   schema: repositoryRequestSchema,
   errorReply: 'plain-text',

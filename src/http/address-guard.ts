@@ -1,7 +1,7 @@
 // Where the bridge may connect when a registry sends it elsewhere (a token realm, a blob redirect): SSRF defence
-// (spec registry-v2.md §4.6). The check is on the addresses a host name resolves to, with every IPv6 form that
-// embeds an IPv4 address (::ffff:127.0.0.1, ::127.0.0.1, NAT64, 6to4) judged as that IPv4 address, and the
-// connection is then pinned to a checked address, so a second DNS answer cannot swap in another one.
+// (go-containerregistry validateRealmURL, #2258). The check is on the addresses a host name resolves to, with every
+// IPv6 form that embeds an IPv4 address (::ffff:127.0.0.1, ::127.0.0.1, NAT64, 6to4) judged as that IPv4 address,
+// and the connection is then pinned to a checked address, so a second DNS answer cannot swap in another one.
 
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';

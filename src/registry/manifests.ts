@@ -1,4 +1,4 @@
-// Manifests (spec registry-v2.md §6): the digest of a tag by HEAD (free of Docker Hub's pull quota), and the image's
+// Manifests: the digest of a tag by HEAD (free of Docker Hub's pull quota), and the image's
 // metadata by digest: platforms of an index (without BuildKit's attestation entries), and the config blob's
 // `created` and labels. Every body fetched by digest is checked against that digest.
 
@@ -125,7 +125,7 @@ function isIndex(manifest: Manifest, mediaType: string | undefined): boolean {
   return Array.isArray(manifest.manifests); // OCI manifests may omit mediaType: classify by shape
 }
 
-/** BuildKit attaches provenance as index entries with platform unknown/unknown (spec registry-v2.md §6.6). */
+/** BuildKit attaches provenance as index entries with platform unknown/unknown. */
 function isAttestation(descriptor: Descriptor): boolean {
   return descriptor.annotations?.['vnd.docker.reference.type'] === 'attestation-manifest' || descriptor.platform?.os === 'unknown';
 }

@@ -1,5 +1,5 @@
 // Registry URLs, repository names and tags: parsing, Docker Hub normalisation and the OCI grammar
-// (spec registry-v2.md §1). Imports nothing else from src/registry.
+// (distribution-spec, docker/distribution reference). Imports nothing else from src/registry.
 
 import { DOCKER_HUB_HOSTS, RegistryHost } from '../credentials';
 import { BridgeError } from '../errors';

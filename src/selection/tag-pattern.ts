@@ -41,8 +41,8 @@ export interface TagPatternOptions {
 const PROBES = ['a'.repeat(32) + '!', '1'.repeat(32) + '!', '1.'.repeat(16) + '!', 'v1.2.3-' + 'rc'.repeat(16) + '!', '-'.repeat(32) + '!'];
 
 // Whether a pattern matches a tag never changes, and GoCD asks about the same tags every minute. A timed vm run
-// costs ~0.1 ms before any matching (it starts a watchdog thread) and more on busy cores: 17 % of the sidecar's
-// CPU in benchmark P3; re2js compiles the pattern first (below). So answers are remembered, by pattern and tag;
+// starts a watchdog thread before any matching, and re2js compiles the pattern first (below): a large share of the
+// sidecar's CPU in a fleet (BENCHMARKS.md, P3). So answers are remembered, by pattern and tag;
 // only tags not seen before are evaluated. 20,000 answers (about 2 MB) hold two 10,000-tag repositories' worth.
 const rememberedMatches = new LRUCache<string, boolean>({ max: 20_000 });
 

@@ -19,7 +19,7 @@ final class BridgeConfig {
     final String searchPath;
     final URI externalUrl; // null: the shim starts and owns the sidecar
     final String externalToken;
-    final Duration requestTimeout; // 60 s: GoCD itself waits for ever on a plugin call (spec §6.4)
+    final Duration requestTimeout; // 60 s: GoCD itself waits for ever on a plugin call
     final Duration startTimeout; // 20 s: the first call comes at server start and must not hang it
     final List<Path> workDirs; // the first usable one is used: WorkDir.candidates
 

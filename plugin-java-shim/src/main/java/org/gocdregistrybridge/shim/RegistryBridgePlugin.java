@@ -22,7 +22,7 @@ public class RegistryBridgePlugin implements GoPlugin {
     private final SidecarClient client;
     private final SidecarSupervisor supervisor; // null in external mode
 
-    /** Starts nothing: GoCD agents load this jar too but never call it (spec §8.5). */
+    /** Starts nothing: GoCD agents load this jar too but never call it. */
     public RegistryBridgePlugin() {
         this(System.getenv());
     }

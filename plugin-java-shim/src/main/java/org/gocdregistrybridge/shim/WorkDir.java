@@ -43,7 +43,7 @@ final class WorkDir {
 
     /**
      * The dirs to try, in order: the setting alone; else the user's cache dir, then a per-user dir in java.io.tmpdir
-     * for a user without a usable home. Not GoCD's plugins_work: GoCD wipes that on every start (spec §8.4).
+     * for a user without a usable home. Not GoCD's plugins_work: GoCD wipes that on every start.
      */
     static List<Path> candidates(String setting, String xdgCacheHome) {
         if (setting != null) {
