@@ -14,6 +14,9 @@ await build({
   minifySyntax: true,
   sourcemap: false,
   legalComments: 'none',
-  banner: { js: '#!/usr/bin/env node' },
+  // No module search paths: the shim may unpack this file under /tmp, where any user can create /tmp/node_modules,
+  // and an optional require (node-fetch's "encoding") would load another user's code as the GoCD user (issue 9).
+  // Everything the sidecar needs is bundled; Node builtins need no search path.
+  banner: { js: '#!/usr/bin/env node\nmodule.paths = [];' },
   logLevel: 'warning',
 });

@@ -1,6 +1,6 @@
 // Adds the sidecar bundle to the shim jar Gradle built and writes dist/gocd-registry-bridge-<version>.jar.
-// The jar keeps GoCD's rules: plugin.xml at the root, no Bundle-SymbolicName, no GoCD API classes
-// (spec gocd-package-repository.md §8); test/jar.test.ts checks them on the result.
+// The jar keeps GoCD's rules: plugin.xml at the root, no Bundle-SymbolicName, no GoCD API classes;
+// test/jar.test.ts checks them on the result.
 import { readFile, writeFile } from 'node:fs/promises';
 import JSZip from 'jszip';
 

@@ -1,11 +1,10 @@
 // The real-world dependencies (network, clock, stderr), built only by the entry points; every layer below
 // takes them as arguments so tests can run on a fake clock and a loopback registry.
 
-import http from 'node:http';
-import https from 'node:https';
 import os from 'node:os';
 import { createLogger, Logger, LogLevel } from './log';
-import { dockerConfigCredentials, FetchLike, RegistryDeps, runCredentialHelper } from './registry';
+import { CredentialsFileStore, credentialsFileSource, CredentialStore, dockerConfigCredentials, dockerConfigSource, runCredentialHelper } from './credentials';
+import type { FetchLike, RegistryDeps } from './registry';
 
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
 
@@ -16,34 +15,38 @@ export function realLogger(env: NodeJS.ProcessEnv = process.env): Logger {
 }
 
 /**
- * node-fetch with keep-alive: a poll cycle talks to the same few registries again and again. Loaded on the first
- * request (with whatwg-url and tr46 it is a tenth of the sidecar's start), since many calls never reach a registry.
+ * node-fetch, loaded on the first request (with whatwg-url and tr46 it is a tenth of the sidecar's start), since
+ * many calls never reach a registry. The registry transport hands every request its own keep-alive agent.
  */
 export function realFetch(): FetchLike {
-  const httpAgent = new http.Agent({ keepAlive: true });
-  const httpsAgent = new https.Agent({ keepAlive: true });
-  const byProtocol = (parsed: URL) => (parsed.protocol === 'https:' ? httpsAgent : httpAgent);
   let nodeFetch: Promise<typeof import('node-fetch')> | undefined;
   return async (url, init) => {
     const { default: fetch } = await (nodeFetch ??= import('node-fetch'));
-    // A caller's own agent (a registry with its own CA) wins over the shared ones.
-    return fetch(url, { ...init, agent: init?.agent ?? byProtocol });
+    return fetch(url, init);
   };
 }
 
-export function realRegistryDeps(log: Logger, env: NodeJS.ProcessEnv = process.env, observe?: RegistryDeps['observe']): RegistryDeps {
+/**
+ * The credential store of a sidecar or CLI run: the credentials file (a path from GOCD_REGISTRY_BRIDGE_CREDENTIALS or
+ * serve --credentials; read, checked and watched for edits), then the docker config of the user running us.
+ * A credentials file that cannot be used at start is an error, not a silent fallback.
+ */
+export async function realCredentialStore(log: Logger, env: NodeJS.ProcessEnv = process.env, credentialsFile = env.GOCD_REGISTRY_BRIDGE_CREDENTIALS): Promise<CredentialStore> {
+  const dockerConfig = dockerConfigSource(
+    dockerConfigCredentials({ configDir: env.DOCKER_CONFIG, homeDir: os.homedir(), runHelper: runCredentialHelper, now: Date.now, log }),
+  );
+  if (!credentialsFile) return new CredentialStore([dockerConfig]);
+  const file = await CredentialsFileStore.open(credentialsFile, { log, env });
+  return new CredentialStore([credentialsFileSource(file), dockerConfig]);
+}
+
+export function realRegistryDeps(log: Logger, credentialStore: CredentialStore, observe?: RegistryDeps['observe']): RegistryDeps {
   return {
     fetch: realFetch(),
     now: Date.now,
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     log,
     observe,
-    fallbackCredentials: dockerConfigCredentials({
-      configDir: env.DOCKER_CONFIG,
-      homeDir: os.homedir(),
-      runHelper: runCredentialHelper,
-      now: Date.now,
-      log,
-    }),
+    credentialStore,
   };
 }

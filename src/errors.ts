@@ -7,6 +7,7 @@ export type ErrorCode =
   | 'REGISTRY_UNREACHABLE' // DNS, refused connection, timeout
   | 'REGISTRY_TLS' // certificate or TLS handshake failure
   | 'REGISTRY_AUTH' // 401/403 or a token endpoint that refused us
+  | 'CREDENTIAL_SOURCE' // a docker config, credential helper or credentials file that cannot be used
   | 'REGISTRY_NOT_FOUND' // unknown repository or manifest
   | 'REGISTRY_RESPONSE' // a registry answer we cannot use (bad status, bad JSON, unsafe link)
   | 'NOT_A_REGISTRY' // the URL answers, but not as a Docker Registry HTTP API V2

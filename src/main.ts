@@ -3,39 +3,53 @@
 import { parseArgs } from 'node:util';
 import { version } from '../package.json';
 import { CommandIo, EXIT, runImages, runPoll, UsageError } from './cli';
-import { serve } from './server';
+import { DEFAULT_LISTEN, ListenAddress, listenOnLoopbackPort, parseListenAddress, serve, ServeOptionError } from './server';
 
 const USAGE = `gocd-registry-bridge ${version}: Docker/OCI registry tags as GoCD package materials
 
 Usage:
-  gocd-registry-bridge serve [--port N] [--token-stdin] [--exit-on-stdin-eof]
+  gocd-registry-bridge serve [--listen HOST:PORT] [--token-stdin] [--exit-on-stdin-eof] [options]
   gocd-registry-bridge poll --registry URL --image NAME [options]
   gocd-registry-bridge images [--pull]
   gocd-registry-bridge --version
   gocd-registry-bridge <command> --help
 
 Commands:
-  serve    Run the sidecar the GoCD plugin forwards to, on 127.0.0.1 only.
+  serve    Run the sidecar the GoCD plugin forwards to (on 127.0.0.1 unless --listen says otherwise).
   poll     Poll a registry once and show what GoCD would get, env var names included.
   images   Inside a GoCD task: print (or pull) the image of each package material.
 `;
 
-const SERVE_USAGE = `Usage: gocd-registry-bridge serve [--port N] [--token-stdin] [--exit-on-stdin-eof]
+const SERVE_USAGE = `Usage: gocd-registry-bridge serve [--listen HOST:PORT] [--token-stdin] [--exit-on-stdin-eof] [options]
 
-Runs the sidecar on 127.0.0.1. The GoCD plugin starts it by itself; run it by hand only for the plugin's
-external mode (set GOCD_REGISTRY_BRIDGE_URL and GOCD_REGISTRY_BRIDGE_TOKEN on the GoCD server).
+Runs the sidecar. The GoCD plugin starts it by itself; run it by hand only for the plugin's external mode (set
+GOCD_REGISTRY_BRIDGE_URL and GOCD_REGISTRY_BRIDGE_TOKEN on the GoCD server).
 
 Options:
-  --port N              port to listen on (default 0: any free port; the ready line names it)
-  --token-stdin         read the bearer token from the first line of stdin (what the plugin does);
-                        otherwise the token comes from GOCD_REGISTRY_BRIDGE_TOKEN
-  --exit-on-stdin-eof   exit when stdin closes (the plugin's JVM is gone)
+  --listen HOST:PORT       where to listen (default 127.0.0.1:0: loopback, any free port; the ready line names
+                           it), e.g. 0.0.0.0:8787 or [::]:8787 for a sidecar in its own container, [::1]:8787
+  --port N                 the same as --listen 127.0.0.1:N
+  --allow-remote-gocd      accept GoCD calls (still with the token) from peers other than loopback: external
+                           mode with the sidecar in another container, pod or host
+  --status-token-file FILE /status and /metrics for peers other than loopback, with "Authorization: Bearer
+                           <the token in FILE>"; without a status token they get 403
+  --credentials FILE       the credentials file (a YAML list of registry address, username and password or
+                           password_file/password_env; the format of drone-registry-plugin), read for every
+                           package repository without a Username, and reloaded when it changes
+  --token-stdin            read the bearer token from the first line of stdin (what the plugin does);
+                           otherwise the token comes from GOCD_REGISTRY_BRIDGE_TOKEN
+  --exit-on-stdin-eof      exit when stdin closes (the plugin's JVM is gone)
+
+Routes: POST /gocd/... needs the token (and a loopback peer unless --allow-remote-gocd); GET /health is open;
+GET /status and /metrics are open to loopback peers and need the status token from others.
 
 Environment:
-  GOCD_REGISTRY_BRIDGE_TOKEN       the token, when --token-stdin is not given
-  GOCD_REGISTRY_BRIDGE_LOG_LEVEL   debug | info | warn | error (default info); logs are JSON lines on stderr
-  GOCD_REGISTRY_BRIDGE_STATUS_PORT also serve /status and /metrics on this fixed loopback port
-  DOCKER_CONFIG                    where docker's config.json is (credentials for repositories without any)
+  GOCD_REGISTRY_BRIDGE_TOKEN        the token, when --token-stdin is not given
+  GOCD_REGISTRY_BRIDGE_STATUS_TOKEN the status token, instead of --status-token-file
+  GOCD_REGISTRY_BRIDGE_CREDENTIALS  the credentials file, instead of --credentials
+  GOCD_REGISTRY_BRIDGE_LOG_LEVEL    debug | info | warn | error (default info); logs are JSON lines on stderr
+  GOCD_REGISTRY_BRIDGE_STATUS_PORT  also serve /status and /metrics on this fixed loopback port
+  DOCKER_CONFIG                     where docker's config.json is (credentials for repositories without any)
 `;
 
 const processIo: CommandIo = {
@@ -79,7 +93,11 @@ async function runServe(argv: string[]): Promise<number | undefined> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      port: { type: 'string', default: '0' },
+      listen: { type: 'string' },
+      port: { type: 'string' },
+      'allow-remote-gocd': { type: 'boolean', default: false },
+      'status-token-file': { type: 'string' },
+      credentials: { type: 'string' },
       'token-stdin': { type: 'boolean', default: false },
       'exit-on-stdin-eof': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -90,12 +108,13 @@ async function runServe(argv: string[]): Promise<number | undefined> {
     processIo.stdout(SERVE_USAGE);
     return EXIT.OK;
   }
-  const port = Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0..65535, not "${values.port}"`);
   const statusPort = process.env.GOCD_REGISTRY_BRIDGE_STATUS_PORT;
   if (statusPort !== undefined && !/^\d{1,5}$/.test(statusPort)) throw new UsageError(`GOCD_REGISTRY_BRIDGE_STATUS_PORT must be a port number, not "${statusPort}"`);
   await serve({
-    port,
+    listen: listenAddress(values.listen, values.port),
+    allowRemoteGoCd: values['allow-remote-gocd'],
+    statusTokenFile: values['status-token-file'],
+    credentialsFile: values.credentials,
     statusPort: statusPort === undefined ? undefined : Number(statusPort),
     tokenFromStdin: values['token-stdin'],
     exitOnStdinEof: values['exit-on-stdin-eof'],
@@ -104,14 +123,21 @@ async function runServe(argv: string[]): Promise<number | undefined> {
   return undefined;
 }
 
+function listenAddress(listen: string | undefined, port: string | undefined): ListenAddress {
+  if (listen !== undefined && port !== undefined) throw new UsageError('give --listen or --port, not both (--port N is --listen 127.0.0.1:N)');
+  if (listen !== undefined) return parseListenAddress(listen);
+  return port === undefined ? DEFAULT_LISTEN : listenOnLoopbackPort(port);
+}
+
 main(process.argv.slice(2)).then(
   (code) => {
     if (code !== undefined) process.exitCode = code;
   },
   (err: unknown) => {
     // parseArgs throws errors with an ERR_PARSE_ARGS_* code for unknown or malformed options: usage errors too.
-    const isUsage = err instanceof UsageError || (err as { code?: string })?.code?.startsWith('ERR_PARSE_ARGS');
-    processIo.stderr(`gocd-registry-bridge: ${(err as Error)?.message ?? String(err)}\n`);
+    const isUsage = err instanceof UsageError || err instanceof ServeOptionError || (err as { code?: string })?.code?.startsWith('ERR_PARSE_ARGS');
+    const text = err instanceof ServeOptionError ? err.describe() : (err as Error)?.message ?? String(err);
+    processIo.stderr(`gocd-registry-bridge: ${text}\n`);
     if (isUsage) processIo.stderr(`Run gocd-registry-bridge ${argvCommand()} --help for usage.\n`);
     process.exitCode = isUsage ? EXIT.USAGE : EXIT.FAILED;
   },

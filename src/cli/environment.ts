@@ -1,4 +1,4 @@
-// The environment variables GoCD gives a job for a package material (spec gocd §5), named as GoCD names them.
+// The environment variables GoCD gives a job for a package material, named as GoCD names them.
 
 import type { GoCdRevision } from '../gocd';
 

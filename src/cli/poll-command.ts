@@ -2,7 +2,7 @@
 // store and the environment a job would get, named as GoCD names it.
 
 import { parseArgs } from 'node:util';
-import { realRegistryDeps } from '../deps';
+import { realCredentialStore, realRegistryDeps } from '../deps';
 import { BridgeError } from '../errors';
 import { ConfigurationMap, findLatestRevision, GoCdRevision } from '../gocd';
 import { createLogger } from '../log';
@@ -34,6 +34,9 @@ Output:
   --repo-name NAME        the package repository's name in GoCD (default: repo)
   --package-name NAME     the package's name in GoCD (default: package)
   --json                  print {"material", "revision", "environment"} as JSON
+
+Without --username, credentials come from the credentials file named by GOCD_REGISTRY_BRIDGE_CREDENTIALS, then
+from docker's config.json ($DOCKER_CONFIG or ~/.docker), as in the sidecar.
 
 Exit codes: 0 found, 1 registry failure, 2 usage error, 3 invalid settings, 4 no tag matches.
 `;
@@ -88,7 +91,7 @@ export async function runPoll(argv: string[], io: CommandIo): Promise<number> {
     MAX_TAGS: values['max-tags'],
   });
   const log = createLogger((line) => io.stderr(`${line}\n`), 'warn');
-  const context = { registry: new RegistryClient(realRegistryDeps(log, io.env)), log, now: Date.now };
+  const context = { registry: new RegistryClient(realRegistryDeps(log, await realCredentialStore(log, io.env))), log, now: Date.now };
   const material = materialName(values['repo-name'], values['package-name']);
 
   let revision: GoCdRevision;

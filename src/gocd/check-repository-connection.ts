@@ -18,11 +18,11 @@ export const checkRepositoryConnection = defineHandler({
   },
 });
 
-function describeAuth({ auth, usedDockerConfig }: PingResult, username: string | undefined): string {
+function describeAuth({ auth, credentialSource }: PingResult, username: string | undefined): string {
   if (auth.scheme === 'none') {
     return username ? 'the registry needs no authentication; the configured credentials were not needed' : 'anonymous access (the registry needs no authentication)';
   }
   const scheme = auth.scheme === 'basic' ? 'Basic authentication' : 'Bearer token authentication';
-  if (usedDockerConfig) return `${scheme}: credentials from the docker config of the user running GoCD were accepted`;
+  if (credentialSource) return `${scheme}: credentials from ${credentialSource} were accepted`;
   return username ? `${scheme}: the credentials of user "${username}" were accepted` : `${scheme}: an anonymous token was issued`;
 }

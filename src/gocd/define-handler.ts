@@ -15,8 +15,8 @@ export class InvalidRequestError extends BridgeError {
 }
 
 /**
- * plain-text: any failure is a non-200 reply with one line, which GoCD shows verbatim (spec §1).
- * connection-result: a failure is still 200, as {"status":"failure","messages":[…]} (spec §3.7).
+ * plain-text: any failure is a non-200 reply with one line, which GoCD shows verbatim.
+ * connection-result: a failure is still 200, as {"status":"failure","messages":[…]}.
  */
 export type ErrorReply = 'plain-text' | 'connection-result';
 
@@ -25,10 +25,10 @@ export interface RequestHandler {
   run(rawBody: string, requestName: string, ctx: GoCdContext): Promise<unknown>;
 }
 
-// Built and each schema compiled on first use: compiling all of them at load was a quarter of the sidecar's start.
+// Built and each schema compiled on first use: compiling all of them at load slowed the sidecar's start.
 // No check of our schemas against JSON Schema's meta-schema at run time: JSONSchemaType already types them at
-// build time, strict mode still rejects unknown keywords, and compiling the meta-schema was 34 of the first
-// poll's 50 ms in ajv (benchmark P2).
+// build time, strict mode still rejects unknown keywords, and compiling the meta-schema was most of the first
+// poll's time in ajv (BENCHMARKS.md, P2).
 let ajv: Ajv | undefined;
 const schemaCompiler = (): Ajv => (ajv ??= new Ajv({ allErrors: true, strict: true, validateSchema: false }));
 

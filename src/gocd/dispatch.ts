@@ -12,20 +12,21 @@ import { repositoryConfiguration } from './repository-configuration';
 import { validatePackageConfiguration } from './validate-package-configuration';
 import { validateRepositoryConfiguration } from './validate-repository-configuration';
 
-const PACKAGE_REPOSITORY_1_0: Readonly<Record<string, RequestHandler>> = {
-  'repository-configuration': repositoryConfiguration,
-  'package-configuration': packageConfiguration,
-  'validate-repository-configuration': validateRepositoryConfiguration,
-  'validate-package-configuration': validatePackageConfiguration,
-  'check-repository-connection': checkRepositoryConnection,
-  'check-package-connection': checkPackageConnection,
-  'latest-revision': latestRevision,
-  'latest-revision-since': latestRevisionSince,
-};
+// Maps, not object literals: a request named "constructor" or "__proto__" must be unknown, not Object.prototype's.
+const PACKAGE_REPOSITORY_1_0: ReadonlyMap<string, RequestHandler> = new Map([
+  ['repository-configuration', repositoryConfiguration],
+  ['package-configuration', packageConfiguration],
+  ['validate-repository-configuration', validateRepositoryConfiguration],
+  ['validate-package-configuration', validatePackageConfiguration],
+  ['check-repository-connection', checkRepositoryConnection],
+  ['check-package-connection', checkPackageConnection],
+  ['latest-revision', latestRevision],
+  ['latest-revision-since', latestRevisionSince],
+]);
 
-const EXTENSIONS: Readonly<Record<string, Readonly<Record<string, Readonly<Record<string, RequestHandler>>>>>> = {
-  'package-repository': { '1.0': PACKAGE_REPOSITORY_1_0 },
-};
+const EXTENSIONS: ReadonlyMap<string, ReadonlyMap<string, ReadonlyMap<string, RequestHandler>>> = new Map([
+  ['package-repository', new Map([['1.0', PACKAGE_REPOSITORY_1_0]])],
+]);
 
 export interface GoCdCall {
   extension: string;
@@ -45,10 +46,10 @@ export interface GoCdReply {
 }
 
 /** The request names GoCD may send, for bounded metric labels. */
-export const KNOWN_REQUESTS: ReadonlySet<string> = new Set(Object.keys(PACKAGE_REPOSITORY_1_0));
+export const KNOWN_REQUESTS: ReadonlySet<string> = new Set(PACKAGE_REPOSITORY_1_0.keys());
 
 export async function dispatch(call: GoCdCall, ctx: GoCdContext): Promise<GoCdReply> {
-  const handler = EXTENSIONS[call.extension]?.[call.version]?.[call.requestName];
+  const handler = EXTENSIONS.get(call.extension)?.get(call.version)?.get(call.requestName);
   if (!handler) return unknownRequest(call);
   try {
     return json(200, await handler.run(call.body, call.requestName, { ...ctx, requestId: call.requestId }));
@@ -87,12 +88,12 @@ function statusFor(err: BridgeError): number {
 }
 
 function unknownRequest(call: GoCdCall): GoCdReply {
-  const versions = EXTENSIONS[call.extension];
+  const versions = EXTENSIONS.get(call.extension);
   if (!versions) return text(404, `gocd-registry-bridge serves the package-repository extension, not "${call.extension}"`);
-  const messages = versions[call.version];
-  if (!messages) return text(404, `gocd-registry-bridge serves ${call.extension} version ${Object.keys(versions).join(', ')}, not "${call.version}"`);
-  // GoCD also sends go.plugin-settings.* requests; a non-200 answer makes it log a WARN and carry on (spec §3.10).
-  return text(404, `gocd-registry-bridge does not handle "${call.requestName}"; it handles ${Object.keys(messages).join(', ')}`);
+  const messages = versions.get(call.version);
+  if (!messages) return text(404, `gocd-registry-bridge serves ${call.extension} version ${[...versions.keys()].join(', ')}, not "${call.version}"`);
+  // GoCD also sends go.plugin-settings.* requests; a non-200 answer makes it log a WARN and carry on.
+  return text(404, `gocd-registry-bridge does not handle "${call.requestName}"; it handles ${[...messages.keys()].join(', ')}`);
 }
 
 function json(status: number, value: unknown, outcome: GoCdReply['outcome'] = 'success'): GoCdReply {

@@ -6,8 +6,8 @@ import { latestRevisionSinceRequestSchema, PreviousRevision } from './request-sc
 import { revisionString, toRevision } from './revision';
 
 /**
- * {} means "nothing new". GoCD stores any other revision as a new modification and triggers, even an older tag
- * (spec §3.9), so only a tag newer than the previous one under the package's own order is reported. The previous
+ * {} means "nothing new". GoCD stores any other revision as a new modification and triggers, even an older tag,
+ * so only a tag newer than the previous one under the package's own order is reported. The previous
  * revision may come from the old plugin (a bare tag, no data) or from a material that follows one tag
  * (`latest@sha256:…`, digest in data).
  */

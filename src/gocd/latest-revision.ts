@@ -11,7 +11,7 @@ export async function findLatestRevision(request: PackageRequest, ctx: GoCdConte
   return toRevision(repository, pkg, await pollLatest(repository, pkg, ctx), ctx.now());
 }
 
-/** Must answer a revision: GoCD rejects {} here, so "no matching tag" is an error naming the cause (spec §3.9). */
+/** Must answer a revision: GoCD rejects {} here, so "no matching tag" is an error naming the cause. */
 export const latestRevision = defineHandler({
   schema: packageRequestSchema,
   errorReply: 'plain-text',

@@ -1,5 +1,5 @@
 import { defineBodylessHandler } from './define-handler';
 import { PACKAGE_PROPERTIES } from './properties';
 
-/** Asked once at plugin load; a failure here unloads the plugin until GoCD restarts (spec §3.1). */
+/** Asked once at plugin load; a failure here unloads the plugin until GoCD restarts. */
 export const packageConfiguration = defineBodylessHandler(() => PACKAGE_PROPERTIES);

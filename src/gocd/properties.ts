@@ -39,6 +39,3 @@ export const PACKAGE_PROPERTIES = {
   SEMVER_PRERELEASES: declare('semver order: include pre-releases (true/false)', 5, { required: false, identity: false }),
   MAX_TAGS: declare('Most tags the image may have (default 100000; a longer tag list fails the poll)', 6, { required: false, identity: false }),
 } as const;
-
-export type RepositoryKey = keyof typeof REPOSITORY_PROPERTIES;
-export type PackageKey = keyof typeof PACKAGE_PROPERTIES;

@@ -1,5 +1,5 @@
 import { defineBodylessHandler } from './define-handler';
 import { REPOSITORY_PROPERTIES } from './properties';
 
-/** Asked once at plugin load; a failure here unloads the plugin until GoCD restarts (spec §3.1). */
+/** Asked once at plugin load; a failure here unloads the plugin until GoCD restarts. */
 export const repositoryConfiguration = defineBodylessHandler(() => REPOSITORY_PROPERTIES);

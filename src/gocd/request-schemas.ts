@@ -1,4 +1,4 @@
-// The JSON bodies GoCD sends (spec §3.4, §3.9), with the ajv schemas that check them on arrival. Each schema is
+// The JSON bodies GoCD sends, with the ajv schemas that check them on arrival. Each schema is
 // typed by its request type, so the two cannot drift apart.
 
 import type { JSONSchemaType } from 'ajv';

@@ -1,4 +1,4 @@
-// The revision object GoCD stores (spec gocd §4). `revision` is the tag, so GO_PACKAGE_<M>_LABEL stays the tag as
+// The revision object GoCD stores. `revision` is the tag, so GO_PACKAGE_<M>_LABEL stays the tag as
 // with the old plugin; a material that follows one named tag adds the digest (`latest@sha256:…`) so a re-push is
 // a new revision. `data` entries become GO_PACKAGE_<M>_<KEY> in jobs: keys match [A-Z0-9_] and never equal LABEL or
 // a property key (they would override those variables), values are strings, and nothing secret goes in.
@@ -49,7 +49,7 @@ export function toRevision(repository: RepositorySettings, pkg: PackageSettings,
 
   const revision: GoCdRevision = {
     revision: revisionString(polled),
-    // UTC with exactly three fraction digits and Z: the one form every GoCD version parses (spec gocd §4.2).
+    // UTC with exactly three fraction digits and Z: the one form every GoCD version parses.
     timestamp: new Date(created !== undefined && created >= EARLIEST_MEANINGFUL_CREATED_MS ? created : nowMs).toISOString(),
     revisionComment: [`${image}:${polled.tag}`, platforms.length > 0 ? `(${platforms.join(', ')})` : '', description ? `: ${description}` : '']
       .filter(Boolean)

@@ -3,11 +3,12 @@
 // digest (immutable), so an unchanged repository costs a tag walk and a HEAD, and no manifest GET.
 
 import { LRUCache } from 'lru-cache';
+import { credentialIdentity } from '../credentials';
 import { NotARegistryError, RegistryNotFoundError, RegistryResponseError } from './errors';
 import { headManifest, ImageMetadata, ImageRef, ManifestDigest, readImageMetadata } from './manifests';
 import { apiUrl } from './reference';
 import { TagList, tagWalkLimits, walkTags } from './tags';
-import { AuthOutcome, credentialIdentity, RegistryAccess, RegistryDeps, RegistryResponse, RegistryTransport, TRANSPORT_DEFAULTS, TransportOptions } from './transport';
+import { AuthOutcome, RegistryAccess, RegistryDeps, RegistryResponse, RegistryTransport, TRANSPORT_DEFAULTS, TransportOptions } from './transport';
 
 export interface RegistryClientOptions extends TransportOptions {
   operationTimeoutMs: number; // 45 s per call unless the caller sets a deadline: under the shim's 60 s, so GoCD sees our error
@@ -49,8 +50,8 @@ export interface CallOptions {
 export interface PingResult {
   auth: AuthOutcome;
   apiVersionHeader?: string;
-  /** The credentials came from the docker config of the user running the sidecar, not the repository. */
-  usedDockerConfig: boolean;
+  /** Where the credentials came from when not from the repository (the credentials file, the docker config). */
+  credentialSource?: string;
 }
 
 interface ReusableTagList {
@@ -77,7 +78,7 @@ export class RegistryClient {
 
   /** GET /v2/: is this a V2 registry, which auth scheme, and (with credentials) are they accepted? */
   async ping(configured: RegistryAccess, call: CallOptions = {}): Promise<PingResult> {
-    const access = await this.withFallbackCredentials(configured);
+    const { access, source } = await this.withStoredCredentials(configured);
     const url = apiUrl(access.endpoint, '');
     try {
       const { response, auth } = await this.transport.send({ method: 'GET', url, access, subject: 'the API root /v2/', deadlineMs: this.deadline(call) });
@@ -89,7 +90,7 @@ export class RegistryClient {
           fix: "check the registry URL: it should be the registry's base URL, not a web UI in front of it",
         });
       }
-      return { auth, apiVersionHeader, usedDockerConfig: access.credentials !== configured.credentials };
+      return { auth, apiVersionHeader, credentialSource: source };
     } catch (err) {
       if (err instanceof NotARegistryError) throw err;
       const status = err instanceof RegistryResponseError ? err.status : err instanceof RegistryNotFoundError ? 404 : undefined;
@@ -151,11 +152,15 @@ export class RegistryClient {
     return this.deps.now() + budgetMs;
   }
 
-  /** Repository credentials win; without them, the docker config of the GoCD user may have some for this host. */
+  /** Repository credentials win; without them, the credential store may have some for this host. */
+  private async withStoredCredentials<T extends RegistryAccess>(access: T): Promise<{ access: T; source?: string }> {
+    if (access.credentials || !this.deps.credentialStore) return { access };
+    const found = await this.deps.credentialStore.lookup(access.endpoint);
+    return found ? { access: { ...access, credentials: found.credentials }, source: found.source } : { access };
+  }
+
   private async withFallbackCredentials<T extends RegistryAccess>(access: T): Promise<T> {
-    if (access.credentials || !this.deps.fallbackCredentials) return access;
-    const credentials = await this.deps.fallbackCredentials.lookup(access.endpoint);
-    return credentials ? { ...access, credentials } : access;
+    return (await this.withStoredCredentials(access)).access;
   }
 
   private deadline(call: CallOptions): number {

@@ -4,12 +4,11 @@
 export { parseRegistryUrl, parseRepositoryName, isValidTag, InvalidReferenceError } from './reference';
 export type { RegistryEndpoint } from './reference';
 export { RegistryClient, REGISTRY_CLIENT_DEFAULTS } from './client';
-export type { CallOptions, PingResult, RegistryClientOptions } from './client';
+export type { PingResult } from './client';
 export type { ImageRef, ImageMetadata, ManifestDigest } from './manifests';
-export type { TagList } from './tags';
-export type { AuthOutcome, Credentials, FetchLike, RegistryAccess, RegistryDeps, RegistryEvent, TlsSettings } from './transport';
-export { dockerConfigCredentials, runCredentialHelper } from './docker-config';
-export type { DockerConfigSource } from './docker-config';
+export type { FetchLike, RegistryAccess, RegistryDeps, RegistryEvent } from './transport';
+export { readCaFile } from './ca-file';
+export type { CaFileSystem } from './ca-file';
 export {
   RegistryAuthError,
   RegistryNotFoundError,

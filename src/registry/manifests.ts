@@ -1,10 +1,11 @@
-// Manifests (spec registry-v2.md §6): the digest of a tag by HEAD (free of Docker Hub's pull quota), and the image's
+// Manifests: the digest of a tag by HEAD (free of Docker Hub's pull quota), and the image's
 // metadata by digest: platforms of an index (without BuildKit's attestation entries), and the config blob's
 // `created` and labels. Every body fetched by digest is checked against that digest.
 
 import { createHash } from 'node:crypto';
 import { RegistryResponseError } from './errors';
 import { apiUrl } from './reference';
+import { Descriptor, Manifest, matchesSchema, Platform } from './schema';
 import { parseJson, RegistryAccess, RegistryRequest, RegistryResponse, RegistryTransport } from './transport';
 
 export type ImageRef = RegistryAccess & { repository: string };
@@ -35,18 +36,6 @@ export interface ImageMetadata {
   annotations: Record<string, string>;
 }
 
-interface Platform {
-  os?: string;
-  architecture?: string;
-  variant?: string;
-}
-
-interface Descriptor {
-  digest: string;
-  platform?: Platform;
-  annotations?: Record<string, string>;
-}
-
 const PREFERRED_PLATFORM = 'linux/amd64'; // what `docker pull` picks on the usual CI agent
 
 export async function headManifest(transport: RegistryTransport, image: ImageRef, reference: string, deadlineMs: number): Promise<ManifestDigest> {
@@ -64,7 +53,7 @@ export async function headManifest(transport: RegistryTransport, image: ImageRef
 export async function readImageMetadata(transport: RegistryTransport, image: ImageRef, digest: string, deadlineMs: number): Promise<ImageMetadata> {
   const top = await getManifest(transport, image, digest, deadlineMs);
   if (isIndex(top.manifest, top.mediaType)) {
-    const children = ((top.manifest.manifests ?? []) as Descriptor[]).filter((d) => !isAttestation(d));
+    const children = (top.manifest.manifests ?? []).filter((d) => !isAttestation(d));
     const platforms = children.map((d) => platformName(d.platform)).filter((p): p is string => p !== undefined);
     const chosen = children.find((d) => platformName(d.platform) === PREFERRED_PLATFORM) ?? children[0];
     const child = chosen ? await getManifest(transport, image, chosen.digest, deadlineMs) : undefined;
@@ -105,15 +94,14 @@ async function getManifest(transport: RegistryTransport, image: ImageRef, digest
   return transport.read(manifestRequest(image, digest, deadlineMs), (response) => {
     verifyDigest(response, digest, image);
     const manifest = parseJson(response, `the manifest ${image.repository}@${digest}`);
-    if (typeof manifest !== 'object' || manifest === null) throw notAManifest(image, digest);
-    const record = manifest as Record<string, unknown>;
-    return { manifest: record, mediaType: (typeof record.mediaType === 'string' ? record.mediaType : undefined) ?? contentType(response) };
+    if (!matchesSchema('manifest', manifest)) throw notAManifest(image, digest);
+    return { manifest, mediaType: manifest.mediaType ?? contentType(response) };
   });
 }
 
-async function readConfig(transport: RegistryTransport, image: ImageRef, manifest: Record<string, unknown>, deadlineMs: number) {
-  const descriptor = manifest.config as Descriptor | undefined;
-  if (!descriptor || typeof descriptor.digest !== 'string') return undefined; // schema 1 or an artifact without config
+async function readConfig(transport: RegistryTransport, image: ImageRef, manifest: Manifest, deadlineMs: number) {
+  const descriptor = manifest.config;
+  if (!descriptor) return undefined; // schema 1 or an artifact without config
   const request: RegistryRequest = {
     method: 'GET',
     url: apiUrl(image.endpoint, `${image.repository}/blobs/${descriptor.digest}`),
@@ -125,22 +113,19 @@ async function readConfig(transport: RegistryTransport, image: ImageRef, manifes
   };
   return transport.read(request, (response) => {
     verifyDigest(response, descriptor.digest, image);
-    const config = parseJson(response, request.subject) as Record<string, unknown>;
-    const labels = (config?.config as Record<string, unknown> | undefined)?.Labels;
-    return {
-      created: typeof config?.created === 'string' ? config.created : undefined,
-      labels: stringMap(labels),
-      platform: platformName(config as Platform),
-    };
+    const config = parseJson(response, request.subject);
+    // An artifact's config (a Helm chart's, say) need not be an image config: it then carries no metadata.
+    if (!matchesSchema('imageConfig', config)) return { created: undefined, labels: {}, platform: undefined };
+    return { created: config.created, labels: stringMap(config.config?.Labels), platform: platformName(config) };
   });
 }
 
-function isIndex(manifest: Record<string, unknown>, mediaType: string | undefined): boolean {
+function isIndex(manifest: Manifest, mediaType: string | undefined): boolean {
   if (mediaType) return mediaType.includes('index') || mediaType.includes('manifest.list');
   return Array.isArray(manifest.manifests); // OCI manifests may omit mediaType: classify by shape
 }
 
-/** BuildKit attaches provenance as index entries with platform unknown/unknown (spec registry-v2.md §6.6). */
+/** BuildKit attaches provenance as index entries with platform unknown/unknown. */
 function isAttestation(descriptor: Descriptor): boolean {
   return descriptor.annotations?.['vnd.docker.reference.type'] === 'attestation-manifest' || descriptor.platform?.os === 'unknown';
 }

@@ -1,6 +1,7 @@
 // Registry URLs, repository names and tags: parsing, Docker Hub normalisation and the OCI grammar
-// (spec registry-v2.md §1). Imports nothing else from src/registry.
+// (distribution-spec, docker/distribution reference). Imports nothing else from src/registry.
 
+import { DOCKER_HUB_HOSTS, RegistryHost } from '../credentials';
 import { BridgeError } from '../errors';
 
 export class InvalidReferenceError extends BridgeError {
@@ -10,15 +11,12 @@ export class InvalidReferenceError extends BridgeError {
 }
 
 /** Where a registry's V2 API lives. */
-export interface RegistryEndpoint {
+/** host[:port] (for messages, credential look-ups and same-host checks) and where the API lives. */
+export interface RegistryEndpoint extends RegistryHost {
   /** API base without the trailing `/v2/`, e.g. `https://registry.example.com:5000` or an Artifactory path prefix. */
   readonly baseUrl: string;
-  /** host[:port], for messages, credential look-ups and same-host checks. */
-  readonly host: string;
-  readonly isDockerHub: boolean;
 }
 
-const DOCKER_HUB_ALIASES = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io', 'registry.hub.docker.com']);
 // Docker Hub's API lives on registry-1.docker.io whatever alias the user typed (regclient DockerRegistryDNS).
 const DOCKER_HUB_API = 'https://registry-1.docker.io';
 
@@ -66,7 +64,7 @@ export function parseRegistryUrl(raw: string): RegistryEndpoint {
     );
   }
   const host = url.host.toLowerCase();
-  if (DOCKER_HUB_ALIASES.has(url.hostname.toLowerCase())) {
+  if (DOCKER_HUB_HOSTS.has(url.hostname.toLowerCase())) {
     return { baseUrl: DOCKER_HUB_API, host: 'registry-1.docker.io', isDockerHub: true };
   }
   const prefix = url.pathname.replace(/\/+$/, '').replace(/\/v2$/, '');

@@ -4,15 +4,29 @@
 // transient failures with Retry-After honoured, a per-host concurrency cap, an overall deadline, a response size
 // cap, per-registry TLS trust, and every status turned into an error that names cause and fix.
 
-import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import https from 'node:https';
-import { isIP } from 'node:net';
+import type http from 'node:http';
 import { rootCertificates } from 'node:tls';
 import { Semaphore } from 'async-mutex';
 import type { Headers, RequestInit, Response } from 'node-fetch';
+import { Credentials, credentialIdentity, FoundCredentials, RegistryHost } from '../credentials';
 import { BridgeError } from '../errors';
 import type { Logger } from '../log';
+import {
+  allowedAddresses,
+  buildAgent,
+  describeAddressClass,
+  formatDuration,
+  parseRetryAfter,
+  printable,
+  redactLocation,
+  redactUrl,
+  resolveHost,
+  ResolvedAddress,
+  RETRY_DEFAULTS,
+  RetryOptions,
+  withRetry,
+} from '../http';
+import { readCaFile } from './ca-file';
 import { Challenge, parseWwwAuthenticate, preferredChallenge } from './challenge';
 import {
   RegistryAuthError,
@@ -23,7 +37,7 @@ import {
   ResponseTooLargeError,
 } from './errors';
 import type { RegistryEndpoint } from './reference';
-import { deadlineExceeded, parseRetryAfter, RETRY_DEFAULTS, RetryOptions, withRetry } from './retry';
+import { matchesSchema, TokenAnswer } from './schema';
 
 export type FetchLike = (url: string, init?: RequestInit) => Promise<Response>;
 
@@ -41,13 +55,8 @@ export interface RegistryDeps {
   sleep(ms: number): Promise<void>;
   log: Logger;
   observe?(event: RegistryEvent): void;
-  /** Where credentials come from when a repository has none of its own (the GoCD user's docker config). */
-  fallbackCredentials?: { lookup(endpoint: RegistryEndpoint): Promise<Credentials | undefined> };
-}
-
-export interface Credentials {
-  readonly username: string;
-  readonly password: string;
+  /** Where credentials come from when a repository has none of its own: the credential store. */
+  credentialStore?: { lookup(registry: RegistryHost): Promise<FoundCredentials | undefined> };
 }
 
 export interface TlsSettings {
@@ -107,6 +116,8 @@ export interface RegistryResponse {
   headers: Headers;
   body: Buffer;
   url: string;
+  /** Answered by the registry's own origin, not a token service or redirect target: only its bytes may be quoted. */
+  isFromRegistry: boolean;
 }
 
 export interface AuthOutcome {
@@ -120,6 +131,14 @@ const MIN_TOKEN_LIFETIME_S = 60;
 const TOKEN_RENEW_EARLY_MS = 5_000;
 const RETRYABLE_STATUS = new Set([408, 429, 502, 503, 504]);
 const MAX_REDIRECTS = 3;
+// A registry's own error text is quoted in messages; more than this is not a diagnosis.
+const MAX_QUOTED_CHARS = 200;
+
+/**
+ * Whom a request goes to: the registry itself, the token service its challenge names, or wherever a redirect
+ * points. The last two are checked and pinned (address-guard.ts) unless they are the registry's own origin.
+ */
+type Hop = 'registry' | 'realm' | 'redirect';
 
 interface CachedToken {
   value: string;
@@ -132,7 +151,9 @@ export class RegistryTransport {
   /** The last challenge each host sent, so later requests authenticate up front instead of collecting a 401. */
   private readonly challenges = new Map<string, Challenge>();
   private readonly semaphores = new Map<string, Semaphore>();
-  private readonly agents = new Map<string, Promise<https.Agent>>();
+  /** The CAs each registry's TLS settings trust (undefined: the system's), read once per CA file. */
+  private readonly trustedCas = new Map<string, Promise<string[] | undefined>>();
+  private readonly agents = new Map<string, http.Agent>();
   private readonly warningsSeen = new Set<string>();
 
   constructor(
@@ -173,7 +194,20 @@ export class RegistryTransport {
   private async authenticated(request: RegistryRequest): Promise<RegistryResponse> {
     const host = request.access.endpoint.host;
     const known = this.challenges.get(host);
-    let response = await this.fetchFollowing(request, known ? await this.authorize(known, request) : undefined);
+    let authorization: string | undefined;
+    let knownFailure: unknown;
+    if (known) {
+      try {
+        authorization = await this.authorize(known, request);
+      } catch (err) {
+        // The registry may have moved its token service since it sent this challenge: ask it again (unauthenticated)
+        // rather than failing on a remembered realm until the sidecar restarts.
+        this.challenges.delete(host);
+        knownFailure = err;
+        this.deps.log.info('authentication with the remembered challenge failed; asking the registry again', { host, error: (err as Error).message });
+      }
+    }
+    let response = await this.fetchFollowing(request, authorization);
     if (response.status === 401) {
       const challenge = preferredChallenge(parseWwwAuthenticate(response.headers.get('www-authenticate') ?? ''));
       if (!challenge) {
@@ -182,6 +216,7 @@ export class RegistryTransport {
           fix: 'check that the URL points at the registry itself and not at a login page or proxy',
         });
       }
+      if (knownFailure !== undefined && known && sameChallenge(known, challenge)) throw knownFailure; // nothing moved: it fails as before
       this.challenges.set(host, challenge);
       this.tokens.delete(tokenCacheKey(challenge, request)); // the registry no longer accepts it
       response = await this.fetchFollowing(request, await this.authorize(challenge, request));
@@ -242,7 +277,7 @@ export class RegistryTransport {
       maxBytes: undefined,
       streamBody: undefined,
     };
-    const response = await this.fetchFollowing(tokenRequest, headers.Authorization);
+    const response = await this.fetchFollowing(tokenRequest, headers.Authorization, 'realm');
     this.deps.observe?.({ type: 'token', host: endpoint.host });
     if (response.status === 401 || response.status === 403) {
       throw new RegistryAuthError({
@@ -255,7 +290,7 @@ export class RegistryTransport {
       });
     }
     const body = parseJson(checkStatus(response, tokenRequest, this.deps.now()), `the token service of ${endpoint.host}`);
-    const token = tokenFrom(body);
+    const token = matchesSchema('tokenAnswer', body) ? body.token || body.access_token : undefined;
     if (!token) {
       throw new RegistryResponseError({
         message: `the token service of ${endpoint.host} answered without a token`,
@@ -263,32 +298,40 @@ export class RegistryTransport {
       });
     }
     this.deps.log.registerSecret(token);
-    return { value: token, expiresAtMs: tokenExpiry(body, this.deps.now()) };
+    return { value: token, expiresAtMs: tokenExpiry(body as TokenAnswer, this.deps.now()) };
   }
 
   /** One HTTP exchange; a blob's redirect to a CDN is followed without our Authorization on another host. */
-  private async fetchFollowing(request: RegistryRequest, authorization: string | undefined): Promise<RegistryResponse> {
+  private async fetchFollowing(request: RegistryRequest, authorization: string | undefined, firstHop: Hop = 'registry'): Promise<RegistryResponse> {
     let url = request.url;
     let auth = authorization;
+    let hop = firstHop;
     for (let hops = 0; ; hops += 1) {
-      const response = await this.fetchOnce({ ...request, url }, auth);
+      const response = await this.fetchOnce({ ...request, url }, auth, hop);
       const location = response.headers.get('location');
       if (!request.followRedirect || response.status < 300 || response.status >= 400 || !location || hops >= MAX_REDIRECTS) return response;
       const next = new URL(location, url);
       if (next.protocol !== 'https:' && next.protocol !== 'http:') return response;
       if (next.host !== new URL(url).host) auth = undefined; // GGCR bearer.go: never hand the registry's token to a CDN
       url = next.toString();
+      hop = 'redirect';
     }
   }
 
-  private async fetchOnce(request: RegistryRequest, authorization: string | undefined): Promise<RegistryResponse> {
+  private async fetchOnce(request: RegistryRequest, authorization: string | undefined, hop: Hop): Promise<RegistryResponse> {
     const target = new URL(request.url);
     const remainingMs = request.deadlineMs - this.deps.now();
-    if (remainingMs <= 0) throw deadlineExceeded(`reading ${request.subject}`, this.options.requestTimeoutMs);
+    if (remainingMs <= 0) {
+      // Names no duration: the deadline may be the whole poll's, begun several requests ago.
+      throw new RegistryUnreachableError({
+        message: `gave up reading ${request.subject}: the time allowed for this call ran out (the registry is slow or keeps failing)`,
+        fix: "check the registry's health; GoCD retries the poll later by itself",
+      });
+    }
     const timeoutMs = Math.min(this.options.requestTimeoutMs, remainingMs);
     const headers: Record<string, string> = { 'User-Agent': 'gocd-registry-bridge', ...request.headers };
     if (authorization) headers.Authorization = authorization;
-    const agent = target.protocol === 'https:' ? await this.agentFor(request.access) : undefined;
+    const isFromRegistry = target.origin === registryOrigin(request.access);
     const semaphore = this.semaphoreFor(target.host);
     const maxBytes = Math.min(request.maxBytes ?? Infinity, this.options.maxResponseBytes);
     return semaphore.runExclusive(async () => {
@@ -302,28 +345,47 @@ export class RegistryTransport {
       const abortDownload = () => download.abort();
       timeout.addEventListener('abort', abortDownload, { once: true });
       try {
+        const agent = isFromRegistry ? await this.agentFor(request.access, target.protocol) : await this.hopAgent(request, target, hop);
         response = await this.deps.fetch(request.url, {
           method: request.method,
           headers,
           redirect: 'manual',
           size: maxBytes,
           signal: download.signal as RequestInit['signal'],
-          ...(agent ? { agent } : {}),
+          agent,
         });
         status = response.status;
         body = await readBody(request, response, maxBytes);
       } catch (err) {
         abortDownload();
-        this.deps.observe?.({ type: 'request', host: target.host, method: request.method, status: err instanceof BridgeError ? status : 0 });
-        if (err instanceof BridgeError) throw err; // from streamBody
-        throw networkError(err, request, timeoutMs, maxBytes);
+        if (err instanceof BridgeError) {
+          // The hop was refused before anything was sent, or streamBody refused what it read (a cap reached).
+          if (status !== 0) this.deps.observe?.({ type: 'request', host: target.host, method: request.method, status });
+          throw err;
+        }
+        this.deps.observe?.({ type: 'request', host: target.host, method: request.method, status: 0 });
+        throw networkError(err, request, timeoutMs, maxBytes, hop);
       } finally {
         timeout.removeEventListener('abort', abortDownload);
       }
       this.deps.observe?.({ type: 'request', host: target.host, method: request.method, status: response.status });
       this.noticeHeaders(target.host, response.headers);
-      return { status: response.status, headers: response.headers, body, url: request.url };
+      return { status: response.status, headers: response.headers, body, url: request.url, isFromRegistry };
     });
+  }
+
+  /**
+   * A connection away from the registry's origin, to an address the hop may reach (address-guard.ts), pinned so
+   * the name cannot resolve elsewhere between the check and the connect. Not kept alive: such hops are rare
+   * (a token per scope and expiry, a blob redirect per new image).
+   */
+  private async hopAgent(request: RegistryRequest, target: URL, hop: Hop): Promise<http.Agent> {
+    const { access } = request;
+    const [candidates, registryAddresses] = await Promise.all([resolveHost(target.hostname), resolveHost(new URL(access.endpoint.baseUrl).hostname)]);
+    const [pinnedAddress] = allowedAddresses(candidates, { registryAddresses, mayShareRegistryAddress: hop === 'realm' });
+    if (!pinnedAddress) throw refusedHop(request, target, hop, candidates);
+    const ca = target.protocol === 'https:' ? await this.trustedCasFor(access) : undefined;
+    return buildAgent(target.protocol, { keepAlive: false, ca, isInsecure: access.tls?.isInsecure, pinnedAddress });
   }
 
   private semaphoreFor(host: string): Semaphore {
@@ -335,18 +397,29 @@ export class RegistryTransport {
     return semaphore;
   }
 
-  /** One keep-alive agent per trust setting; undefined (the default agent) when nothing special is configured. */
-  private async agentFor(access: RegistryAccess): Promise<https.Agent | undefined> {
-    const { caFile, isInsecure = false } = access.tls ?? {};
-    if (!caFile && !isInsecure) return undefined;
-    const key = `${caFile ?? ''}\n${isInsecure}`;
+  /** One keep-alive agent per protocol and trust setting, for the registries' own origins. */
+  private async agentFor(access: RegistryAccess, protocol: string): Promise<http.Agent> {
+    const ca = protocol === 'https:' ? await this.trustedCasFor(access) : undefined;
+    const isInsecure = access.tls?.isInsecure === true;
+    const key = JSON.stringify([protocol, access.tls?.caFile ?? '', isInsecure]);
     let agent = this.agents.get(key);
     if (!agent) {
-      agent = createAgent(caFile, isInsecure, access.endpoint.host);
+      agent = buildAgent(protocol, { keepAlive: true, ca, isInsecure });
       this.agents.set(key, agent);
-      agent.catch(() => this.agents.delete(key)); // a fixed CA file is read again on the next poll
     }
     return agent;
+  }
+
+  private trustedCasFor(access: RegistryAccess): Promise<string[] | undefined> {
+    const caFile = access.tls?.caFile;
+    if (!caFile) return Promise.resolve(undefined);
+    let cas = this.trustedCas.get(caFile);
+    if (!cas) {
+      cas = readTrustedCas(caFile, access.endpoint.host);
+      this.trustedCas.set(caFile, cas);
+      cas.catch(() => this.trustedCas.delete(caFile)); // a fixed CA file is read again on the next poll
+    }
+    return cas;
   }
 
   /** Docker Hub's rate-limit headers go to metrics; registry Warning headers are logged once each. */
@@ -377,21 +450,33 @@ async function readBody(request: RegistryRequest, response: Response, maxBytes: 
   return Buffer.alloc(0);
 }
 
-async function createAgent(caFile: string | undefined, isInsecure: boolean, host: string): Promise<https.Agent> {
-  let ca: Buffer | undefined;
-  if (caFile) {
-    try {
-      ca = await readFile(caFile);
-    } catch (err) {
-      throw new RegistryTlsError({
-        message: `cannot read the CA file ${caFile} configured for ${host} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
-        fix: 'put the registry\'s CA certificate (PEM) at that path on the GoCD server, readable by the GoCD user',
-        cause: err,
-      });
-    }
-  }
+async function readTrustedCas(caFile: string, host: string): Promise<string[]> {
   // The system CAs stay trusted next to the configured ones: a registry may move to a public certificate.
-  return new https.Agent({ keepAlive: true, ca: ca ? [...rootCertificates, ca.toString()] : undefined, rejectUnauthorized: !isInsecure });
+  return [...rootCertificates, ...(await readCaFile(caFile, { registryHost: host }))];
+}
+
+function registryOrigin(access: RegistryAccess): string {
+  return new URL(access.endpoint.baseUrl).origin;
+}
+
+function sameChallenge(a: Challenge, b: Challenge): boolean {
+  return a.scheme === b.scheme && a.params.realm === b.params.realm && a.params.service === b.params.service;
+}
+
+function refusedHop(request: RegistryRequest, target: URL, hop: Hop, candidates: readonly ResolvedAddress[]): BridgeError {
+  const { host } = request.access.endpoint;
+  const first = candidates[0]?.address ?? 'no address';
+  const where = `${target.host}, which is ${describeAddressClass(first)} (${first})`;
+  if (hop === 'realm') {
+    return new RegistryAuthError({
+      message: `${host} sends clients to a token service at ${where}`,
+      fix: "the bridge follows a token realm to such an address only when it is the registry's own address; check the registry's auth.token.realm (behind a proxy, its external URL)",
+    });
+  }
+  return new RegistryResponseError({
+    message: `${host} redirected the request for ${request.subject} to ${where}`,
+    fix: 'the bridge follows redirects to public addresses, and to private-network ones only when the registry itself is on a private network; check the registry\'s storage redirect settings',
+  });
 }
 
 /** Maps every non-2xx answer (after authentication) to an error that says what failed and what to do. */
@@ -399,7 +484,7 @@ function checkStatus(response: RegistryResponse, request: RegistryRequest, nowMs
   const { status } = response;
   if (status >= 200 && status < 300) return response;
   const host = new URL(request.url).host;
-  const detail = registryErrorDetail(response.body);
+  const detail = response.isFromRegistry ? registryErrorDetail(response.body) : '';
   if (status === 403) {
     throw new RegistryAuthError({
       message: `${host} denied access to ${request.subject} (HTTP 403${detail})`,
@@ -416,7 +501,7 @@ function checkStatus(response: RegistryResponse, request: RegistryRequest, nowMs
     const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), nowMs);
     const quota = describeRateLimit(response.headers);
     throw new RegistryResponseError({
-      message: `${host} is rate-limiting us (HTTP 429${detail}) while reading ${request.subject}${quota}${retryAfterMs === undefined ? '' : `; it asks to retry after ${Math.ceil(retryAfterMs / 1000)} s`}`,
+      message: `${host} is rate-limiting us (HTTP 429${detail}) while reading ${request.subject}${quota}${retryAfterMs === undefined ? '' : `; it asks to retry after ${formatDuration(retryAfterMs)}`}`,
       fix: 'poll less often or authenticate (Docker Hub gives authenticated users a higher pull limit)',
       retryable: true,
       retryAfterMs,
@@ -425,7 +510,7 @@ function checkStatus(response: RegistryResponse, request: RegistryRequest, nowMs
   }
   if (status >= 300 && status < 400) {
     throw new RegistryResponseError({
-      message: `${host} redirected ${request.method} ${redactUrl(request.url)} to ${response.headers.get('location') ?? 'nowhere'}`,
+      message: `${host} redirected ${request.method} ${redactUrl(request.url)} to ${redactLocation(response.headers.get('location'), request.url)}`,
       fix: 'use the URL the registry redirects to as the registry URL',
       status,
     });
@@ -444,8 +529,10 @@ export function parseJson(response: RegistryResponse, what: string): unknown {
   try {
     return JSON.parse(text);
   } catch (err) {
+    // Bytes from another host (a realm that may be a metadata service) never reach a message or the status page.
+    const quoted = response.isFromRegistry ? `: ${JSON.stringify(printable(text).slice(0, 80))}` : `, ${response.headers.get('content-type') ?? 'no content type'}`;
     throw new RegistryResponseError({
-      message: `${what} answered with malformed JSON (${response.body.length} bytes: ${JSON.stringify(text.slice(0, 80))})`,
+      message: `${what} answered with malformed JSON (${response.body.length} bytes${quoted})`,
       fix: 'check that the URL points at a Docker Registry V2 API; if it does, the registry or a proxy is cutting responses short',
       retryable: true, // a body cut short by a proxy or a reset usually comes whole on the next try
       cause: err,
@@ -456,8 +543,11 @@ export function parseJson(response: RegistryResponse, what: string): unknown {
 /** The registry's own error code and message, when its body is the spec's {"errors":[…]} shape. */
 function registryErrorDetail(body: Buffer): string {
   try {
-    const first = (JSON.parse(body.toString('utf8')) as { errors?: Array<{ code?: unknown; message?: unknown }> }).errors?.[0];
-    if (first && typeof first.code === 'string') return `, ${first.code}${typeof first.message === 'string' ? `: ${first.message}` : ''}`;
+    const parsed: unknown = JSON.parse(body.toString('utf8'));
+    if (matchesSchema('errorBody', parsed)) {
+      const [first] = parsed.errors;
+      return printable(`, ${first!.code}${first!.message !== undefined ? `: ${first!.message}` : ''}`).slice(0, MAX_QUOTED_CHARS);
+    }
   } catch {
     // not JSON (Quay sends HTML 429s): the status says enough
   }
@@ -487,14 +577,10 @@ function tokenCacheKey(challenge: Challenge, request: RegistryRequest): string {
   return [challenge.params.realm, challenge.params.service ?? '', request.scope ?? '', credentialIdentity(request.access.credentials)].join('\n');
 }
 
-/** Who is asking, for cache keys: a hash, so no cache key holds a password. */
-export function credentialIdentity(credentials: Credentials | undefined): string {
-  return credentials ? createHash('sha256').update(`${credentials.username}\0${credentials.password}`).digest('hex') : 'anonymous';
-}
 
 /**
- * Realm safety (spec registry-v2.md §4.6): http(s) only; plain http only for a plain-http registry; and a realm on an
- * IP literal in a private, loopback or link-local range only when the registry itself lives at that address (SSRF).
+ * Realm safety (spec registry-v2.md §4.6): http(s) only; plain http only for a plain-http registry. Where the realm
+ * may lead (SSRF) is checked on the address connected to, by hopAgent.
  */
 function resolveRealm(challenge: Challenge, request: RegistryRequest): URL {
   const { endpoint } = request.access;
@@ -524,38 +610,14 @@ function resolveRealm(challenge: Challenge, request: RegistryRequest): URL {
       fix: 'serve the registry and its token service over https, or keep the token service on the registry\'s host',
     });
   }
-  if (realm.hostname !== registryUrl.hostname && isPrivateAddress(realm.hostname)) {
-    throw new RegistryAuthError({
-      message: `${endpoint.host} sends clients to a token service on a private address (${realm.host})`,
-      fix: 'the bridge only follows such a realm when it is the registry\'s own address; check the registry\'s auth.token.realm',
-    });
-  }
   return realm;
 }
 
-function isPrivateAddress(hostname: string): boolean {
-  const host = hostname.replace(/^\[|\]$/g, '');
-  if (isIP(host) === 4) {
-    const [a = 0, b = 0] = host.split('.').map(Number);
-    return a === 10 || a === 127 || a === 0 || (a === 169 && b === 254) || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168);
-  }
-  if (isIP(host) === 6) return host === '::1' || /^f[cd]/i.test(host) || /^fe[89ab]/i.test(host);
-  return hostname === 'localhost';
-}
-
-function tokenFrom(body: unknown): string | undefined {
-  if (typeof body !== 'object' || body === null) return undefined;
-  const { token, access_token: accessToken } = body as Record<string, unknown>;
-  if (typeof token === 'string' && token !== '') return token;
-  if (typeof accessToken === 'string' && accessToken !== '') return accessToken;
-  return undefined;
-}
-
 /** expires_in clamped to ≥ 60 s, counted from issued_at unless that is missing, in the future or already expired. */
-function tokenExpiry(body: unknown, nowMs: number): number {
-  const { expires_in: expiresIn, issued_at: issuedAt } = body as Record<string, unknown>;
-  const lifetimeMs = (typeof expiresIn === 'number' && expiresIn > MIN_TOKEN_LIFETIME_S ? expiresIn : MIN_TOKEN_LIFETIME_S) * 1000;
-  const issuedMs = typeof issuedAt === 'string' ? Date.parse(issuedAt) : NaN;
+function tokenExpiry(answer: TokenAnswer, nowMs: number): number {
+  const { expires_in: expiresIn, issued_at: issuedAt } = answer;
+  const lifetimeMs = (expiresIn !== undefined && expiresIn > MIN_TOKEN_LIFETIME_S ? expiresIn : MIN_TOKEN_LIFETIME_S) * 1000;
+  const issuedMs = issuedAt !== undefined ? Date.parse(issuedAt) : NaN;
   const fromIssue = issuedMs + lifetimeMs;
   return Number.isNaN(issuedMs) || issuedMs > nowMs || fromIssue <= nowMs ? nowMs + lifetimeMs : fromIssue;
 }
@@ -573,12 +635,6 @@ function rejected(request: RegistryRequest, scheme: string): RegistryAuthError {
   });
 }
 
-/** Query strings can carry tokens or cursors: keep them out of messages. */
-export function redactUrl(url: string): string {
-  const parsed = new URL(url);
-  return `${parsed.origin}${parsed.pathname}`;
-}
-
 const TLS_CODES = new Set([
   'CERT_HAS_EXPIRED',
   'DEPTH_ZERO_SELF_SIGNED_CERT',
@@ -591,14 +647,23 @@ const TLS_CODES = new Set([
 // A reset or a cut-off answer is usually a proxy or a restarting registry: worth another try.
 const TRANSIENT_CODES = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ERR_STREAM_PREMATURE_CLOSE', 'UND_ERR_SOCKET']);
 
-function networkError(err: unknown, request: RegistryRequest, timeoutMs: number, maxBytes: number): Error {
+function networkError(err: unknown, request: RegistryRequest, timeoutMs: number, maxBytes: number, hop: Hop): Error {
   const target = new URL(request.url);
+  const registry = request.access.endpoint.host;
   const code = errorCode(err);
   const name = (err as Error)?.name;
+  // A failing token service or redirect target is named as such: "check the registry URL" would send the admin
+  // to the wrong place.
+  const who =
+    hop === 'realm' ? `the token service of ${registry} (${target.host})` : hop === 'redirect' ? `${target.host} (where ${registry} redirected)` : target.host;
+  const reachFix =
+    hop === 'realm'
+      ? `check that the token service named by ${registry}'s WWW-Authenticate realm is up and reachable from the GoCD server`
+      : 'check that the registry is up and reachable from the GoCD server (proxy, firewall)';
   if (name === 'AbortError' || name === 'TimeoutError') {
     return new RegistryUnreachableError({
-      message: `${target.host} did not answer ${request.method} ${redactUrl(request.url)} within ${Math.round(timeoutMs / 100) / 10} s`,
-      fix: 'check that the registry is up and reachable from the GoCD server (proxy, firewall)',
+      message: `${who} did not answer ${request.method} ${redactUrl(request.url)} within ${formatDuration(timeoutMs)}`,
+      fix: reachFix,
       retryable: true,
       cause: err,
     });
@@ -606,29 +671,29 @@ function networkError(err: unknown, request: RegistryRequest, timeoutMs: number,
   if ((err as { type?: string })?.type === 'max-size') {
     return new ResponseTooLargeError({
       limitBytes: maxBytes,
-      message: `${target.host} answered ${request.method} ${redactUrl(request.url)} with more than ${formatBytes(maxBytes)}`,
+      message: `${who} answered ${request.method} ${redactUrl(request.url)} with more than ${formatBytes(maxBytes)}`,
       fix: 'check that the registry URL points at a Docker Registry V2 API',
       cause: err,
     });
   }
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
     return new RegistryUnreachableError({
-      message: `the host name ${target.hostname} does not resolve (DNS ${code})`,
-      fix: "check the registry URL for typos and the GoCD server's DNS settings",
+      message: `the host name ${target.hostname}${hop === 'registry' ? '' : ` (${who})`} does not resolve (DNS ${code})`,
+      fix: hop === 'registry' ? "check the registry URL for typos and the GoCD server's DNS settings" : reachFix,
       retryable: code === 'EAI_AGAIN',
       cause: err,
     });
   }
   if (code === 'ECONNREFUSED') {
     return new RegistryUnreachableError({
-      message: `${target.host} refused the connection`,
-      fix: 'check the port in the registry URL and that the registry is running',
+      message: `${who} refused the connection`,
+      fix: hop === 'registry' ? 'check the port in the registry URL and that the registry is running' : reachFix,
       cause: err,
     });
   }
   if (code && (TLS_CODES.has(code) || code.startsWith('ERR_TLS') || code.startsWith('ERR_SSL'))) {
     return new RegistryTlsError({
-      message: `TLS with ${target.host} failed (${code})`,
+      message: `TLS with ${who} failed (${code})`,
       fix:
         target.protocol === 'https:'
           ? 'if the registry uses a private CA, set TLS_CA_FILE on the package repository; if it has no TLS, use an http:// URL'
@@ -637,8 +702,8 @@ function networkError(err: unknown, request: RegistryRequest, timeoutMs: number,
     });
   }
   return new RegistryUnreachableError({
-    message: `the connection to ${target.host} failed during ${request.method} ${redactUrl(request.url)} (${code ?? (err as Error)?.message ?? String(err)})`,
-    fix: 'check that the registry is up and reachable from the GoCD server',
+    message: `the connection to ${who} failed during ${request.method} ${redactUrl(request.url)} (${code ?? (err as Error)?.message ?? String(err)})`,
+    fix: reachFix,
     retryable: code !== undefined && TRANSIENT_CODES.has(code),
     cause: err,
   });

@@ -1,4 +1,4 @@
-// Tag orderings (spec registry-v2.md §11, pitfalls 13-15). Natural order compares digit runs as numbers of any
+// Tag orderings. Natural order compares digit runs as numbers of any
 // length: the old plugin padded them to six places and parsed them as a Java int, so build numbers past 2^31
 // threw and 1,000,000+ sorted wrong.
 

@@ -1,8 +1,13 @@
-// The HTTP app that serves GoCD calls forwarded by the Java shim, and the `serve` command that runs it.
-// Imports gocd/; only main.ts imports it.
+// The HTTP side of the sidecar: one route table in which every route names who may call it (GoCD calls forwarded
+// by the Java shim, /health, /status, /metrics), and the `serve` command that runs it. Imports gocd/; only main.ts
+// imports it.
 
-export { createApp, createStatusApp } from './app';
-export { Observability } from './observability';
+export { createApp, sidecarRoutes } from './app';
 export type { AppOptions } from './app';
+export { accessChecks, describePolicy, isLoopbackAddress } from './access';
+export { createRouter } from './router';
+export type { Route } from './router';
+export { Observability } from './observability';
 export { serve } from './serve';
-export type { ServeOptions } from './serve';
+export { DEFAULT_LISTEN, listenOnLoopbackPort, parseListenAddress, readStatusToken, ServeOptionError } from './serve-options';
+export type { ListenAddress } from './serve-options';

@@ -1,7 +1,6 @@
-// The sidecar's view of itself: metrics, recent polls, and the routes that show them (/status, /metrics). Both
-// routes are loopback-only and hold no secrets, so they need no token: an admin opens them on the GoCD server.
+// The sidecar's view of itself: metrics, recent polls, and what /status and /metrics show of them. Neither holds a
+// secret: loopback peers (an admin on the GoCD server) need no token, other hosts the status token (access.ts).
 
-import type { Express } from 'express';
 import type { PollRecord } from '../gocd';
 import type { Logger } from '../log';
 import type { RegistryEvent } from '../registry';
@@ -40,15 +39,15 @@ export class Observability {
   /** For RegistryDeps.observe. */
   readonly observeRegistry = (event: RegistryEvent): void => this.metrics.observeRegistry(event);
 
-  mount(app: Express, version: string): void {
-    app.get('/status', (_req, res) => {
-      const nowMs = this.now();
-      const page = renderStatusPage({ version, startedAtMs: this.startedAtMs, nowMs, windowMs: STATUS_WINDOW_MS, materials: this.activity.recent(nowMs, STATUS_WINDOW_MS) });
-      res.type('text/html').send(page);
-    });
-    app.get('/metrics', async (_req, res) => {
-      res.type(this.metrics.registry.contentType).send(await this.metrics.registry.metrics());
-    });
+  /** GET /status: the page. */
+  statusPage(version: string): string {
+    const nowMs = this.now();
+    return renderStatusPage({ version, startedAtMs: this.startedAtMs, nowMs, windowMs: STATUS_WINDOW_MS, materials: this.activity.recent(nowMs, STATUS_WINDOW_MS) });
+  }
+
+  /** GET /metrics: Prometheus text, with its content type. */
+  async metricsText(): Promise<{ body: string; contentType: string }> {
+    return { body: await this.metrics.registry.metrics(), contentType: this.metrics.registry.contentType };
   }
 }
 

@@ -1,18 +1,26 @@
-// `gocd-registry-bridge serve`: listen on loopback, print the ready line the shim waits for, and exit when the
-// shim's stdin closes (docs/sidecar-protocol.md).
+// `gocd-registry-bridge serve`: listen (127.0.0.1 unless --listen says otherwise), print the ready line the shim
+// waits for, and exit when the shim's stdin closes (docs/sidecar-protocol.md).
 
-import { createServer } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
-import { realLogger, realRegistryDeps } from '../deps';
+import { realCredentialStore, realLogger, realRegistryDeps } from '../deps';
 import type { Logger } from '../log';
 import { RegistryClient } from '../registry';
-import { createApp, createStatusApp } from './app';
+import { describePolicy, isLoopbackAddress } from './access';
+import { AppOptions, createSidecarServer, createStatusServer, sidecarRoutes } from './app';
 import { Observability } from './observability';
+import { ListenAddress, readStatusToken, ServeOptionError, urlHost } from './serve-options';
 
 export interface ServeOptions {
-  port: number;
-  /** GOCD_REGISTRY_BRIDGE_STATUS_PORT: also serve /status and /metrics here. */
+  listen: ListenAddress;
+  /** --allow-remote-gocd: GoCD calls from peers other than loopback (still with the token). */
+  allowRemoteGoCd: boolean;
+  /** --status-token-file. */
+  statusTokenFile?: string;
+  /** --credentials; GOCD_REGISTRY_BRIDGE_CREDENTIALS otherwise. */
+  credentialsFile?: string;
+  /** GOCD_REGISTRY_BRIDGE_STATUS_PORT: also serve /status and /metrics here, on loopback. */
   statusPort?: number;
   tokenFromStdin: boolean;
   exitOnStdinEof: boolean;
@@ -21,25 +29,24 @@ export interface ServeOptions {
 
 export async function serve(options: ServeOptions, env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const log = realLogger(env);
+  const statusToken = await readStatusToken(options.statusTokenFile, env.GOCD_REGISTRY_BRIDGE_STATUS_TOKEN);
   const token = options.tokenFromStdin ? await readFirstStdinLine() : env.GOCD_REGISTRY_BRIDGE_TOKEN ?? '';
   if (token === '') {
-    throw new Error('no token: pass --token-stdin (the shim does) or set GOCD_REGISTRY_BRIDGE_TOKEN (external mode)');
+    throw new ServeOptionError({ message: 'no token', fix: 'pass --token-stdin (the shim does) or set GOCD_REGISTRY_BRIDGE_TOKEN (external mode)' });
   }
   log.registerSecret(token);
+  if (statusToken !== undefined) log.registerSecret(statusToken);
   const observability = new Observability(log);
-  const registry = new RegistryClient(realRegistryDeps(log, env, observability.observeRegistry));
+  const credentialStore = await realCredentialStore(log, env, options.credentialsFile ?? env.GOCD_REGISTRY_BRIDGE_CREDENTIALS);
+  const registry = new RegistryClient(realRegistryDeps(log, credentialStore, observability.observeRegistry));
   const context = { registry, log, now: Date.now, observePoll: observability.observePoll };
-  const app = createApp({ token, version: options.version, context, log, observability });
-  // Loopback only: the shim is the one client, and the token is not meant to cross a network.
-  const server = createServer(app).listen(options.port, '127.0.0.1');
-  await new Promise<void>((resolve, reject) => {
-    server.once('listening', resolve);
-    server.once('error', reject);
-  });
-  const { port } = server.address() as AddressInfo;
+  const appOptions: AppOptions = { token, allowRemoteGoCd: options.allowRemoteGoCd, statusToken, version: options.version, context, log, observability };
+  const server = createSidecarServer(appOptions);
+  const { address, port } = await listen(server, options.listen);
   process.stdout.write(`GOCD_REGISTRY_BRIDGE_READY port=${port} version=${options.version} pid=${process.pid}\n`);
-  log.info('listening', { port, version: options.version, pid: process.pid, status: `http://127.0.0.1:${port}/status` });
-  if (options.statusPort !== undefined) listenForStatus(options.statusPort, options.version, observability, log);
+  log.info('listening', { address, port, version: options.version, pid: process.pid, status: `http://${urlHost(address)}:${port}/status` });
+  if (!isLoopbackAddress(address)) warnBeyondLoopback(address, appOptions, log);
+  if (options.statusPort !== undefined) listenForStatus(options.statusPort, appOptions, log);
 
   const stop = (reason: string): void => {
     log.info('stopping', { reason });
@@ -56,9 +63,33 @@ export async function serve(options: ServeOptions, env: NodeJS.ProcessEnv = proc
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
+async function listen(server: Server, at: ListenAddress): Promise<AddressInfo> {
+  server.listen(at.port, at.host);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('listening', resolve);
+      server.once('error', reject);
+    });
+  } catch (err) {
+    throw new ServeOptionError({
+      message: `cannot listen on ${urlHost(at.host)}:${at.port} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+      fix: 'choose a free port and an address of this machine (--listen HOST:PORT)',
+      cause: err,
+    });
+  }
+  return server.address() as AddressInfo;
+}
+
+/** Anyone who can reach the address can now knock: say which policy guards which route. */
+function warnBeyondLoopback(address: string, options: AppOptions, log: Logger): void {
+  const policies = { allowRemoteGoCd: options.allowRemoteGoCd ?? false, statusToken: options.statusToken };
+  const routes = sidecarRoutes(options).map((route) => `${route.methods.join(',')} ${route.path}: ${describePolicy(route.auth, policies)}`);
+  log.warn('listening beyond loopback: each route admits only what its policy allows', { address, routes });
+}
+
 /** A fixed port for /status and /metrics, so an admin need not look up the sidecar's port; busy is not fatal. */
-function listenForStatus(port: number, version: string, observability: Observability, log: Logger): void {
-  const server = createServer(createStatusApp(version, observability)).listen(port, '127.0.0.1');
+function listenForStatus(port: number, options: AppOptions, log: Logger): void {
+  const server = createStatusServer(options).listen(port, '127.0.0.1');
   server.once('listening', () => log.info('status page listening', { url: `http://127.0.0.1:${port}/status` }));
   server.once('error', (err) => log.warn('status port unavailable; /status stays on the main port', { port, error: err.message }));
 }

@@ -1,7 +1,7 @@
 import { envName, jobEnvironment, materialName } from '../../src/cli';
 
 describe('envName', () => {
-  // spec gocd-package-repository.md §5: the worked example and GoCD's own PackageMaterialTest.
+  // GoCD's own PackageMaterialTest and its documentation's worked example.
   it.each([
     [['GO_PACKAGE', materialName('docker-hub', 'nginx.stable'), 'LABEL'], 'GO_PACKAGE_DOCKER_HUB_NGINX_STABLE_LABEL'],
     [['GO_REPO', materialName('docker-hub', 'nginx.stable'), 'REGISTRY_URL'], 'GO_REPO_DOCKER_HUB_NGINX_STABLE_REGISTRY_URL'],

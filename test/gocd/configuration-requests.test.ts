@@ -1,6 +1,6 @@
 import { sidecarApp } from '../support/sidecar-app';
 
-// GoCD reads these once at plugin load; a wrong type (display-order as a number) unloads the plugin (spec §3.3).
+// GoCD reads these once at plugin load; a wrong type (display-order as a number) unloads the plugin.
 describe('repository-configuration and package-configuration', () => {
   const { call } = sidecarApp();
 
@@ -35,7 +35,7 @@ describe('repository-configuration and package-configuration', () => {
     expect(JSON.parse(response.text)).toStrictEqual({
       DOCKER_IMAGE: { 'display-name': 'Docker Image', 'display-order': '0', required: true, 'part-of-identity': true, secure: false },
       DOCKER_TAG_FILTER: { 'display-name': 'Tag filter (regular expression)', 'display-order': '1', required: false, 'part-of-identity': true, secure: false },
-      // New keys are never part of identity: existing materials keep their fingerprints (spec §9).
+      // New keys are never part of identity: existing materials keep their fingerprints.
       TAG_EXCLUDE: { 'display-name': 'Exclude tags matching (regular expression)', 'display-order': '2', required: false, 'part-of-identity': false, secure: false },
       TAG_ORDER: {
         'display-name': 'Tag order: natural, semver, newest-build or alphabetical (default natural)',

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import JSZip from 'jszip';
 import { PLUGIN_JAR } from '../support/gocd-host';
 
-// GoCD's rules for a plugin jar (spec gocd-package-repository.md §8, pitfall 17).
+// GoCD's rules for a plugin jar.
 describe('the plugin jar', () => {
   let jar: JSZip;
   const { version } = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };

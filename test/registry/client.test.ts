@@ -3,8 +3,8 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { silentLogger } from '../../src/log';
+import { CredentialStore, dockerConfigCredentials, dockerConfigSource } from '../../src/credentials';
 import {
-  dockerConfigCredentials,
   NotARegistryError,
   parseRegistryUrl,
   RegistryAuthError,
@@ -32,7 +32,7 @@ describe('RegistryClient against a plain registry', () => {
 
   it('pings anonymously', async () => {
     const client = new RegistryClient(testDeps());
-    expect(await client.ping(image())).toEqual({ auth: { scheme: 'none', hasCredentials: false }, apiVersionHeader: 'registry/2.0', usedDockerConfig: false });
+    expect(await client.ping(image())).toEqual({ auth: { scheme: 'none', hasCredentials: false }, apiVersionHeader: 'registry/2.0' });
   });
 
   it('lists every tag', async () => {
@@ -96,9 +96,12 @@ describe('RegistryClient against an htpasswd registry', () => {
     try {
       const auth = Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64');
       writeFileSync(path.join(configDir, 'config.json'), JSON.stringify({ auths: { [`http://${registry.host}/v2/`]: { auth } } }));
-      const fallbackCredentials = dockerConfigCredentials({ configDir, homeDir: '/nonexistent', runHelper: async () => '', now: Date.now, log: silentLogger });
-      const client = new RegistryClient({ ...testDeps(), fallbackCredentials });
-      expect(await client.ping({ endpoint: endpoint() })).toMatchObject({ auth: { scheme: 'basic' }, usedDockerConfig: true });
+      const dockerConfig = dockerConfigCredentials({ configDir, homeDir: '/nonexistent', runHelper: async () => '', now: Date.now, log: silentLogger });
+      const client = new RegistryClient({ ...testDeps(), credentialStore: new CredentialStore([dockerConfigSource(dockerConfig)]) });
+      expect(await client.ping({ endpoint: endpoint() })).toMatchObject({
+        auth: { scheme: 'basic' },
+        credentialSource: 'the docker config of the user running GoCD',
+      });
       expect((await client.listTags({ endpoint: endpoint(), repository: 'team/app' })).tags.sort()).toEqual(['1.0', '1.1']);
     } finally {
       rmSync(configDir, { recursive: true, force: true });

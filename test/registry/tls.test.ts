@@ -42,7 +42,7 @@ describe('RegistryClient against a TLS registry with a private CA', () => {
   it('reports a CA file it cannot read', async () => {
     const client = new RegistryClient(testDeps());
     const error: RegistryTlsError = await client.ping(access(registry, { caFile: '/nonexistent/ca.pem' })).catch((e) => e);
-    expect(error.message).toBe(`cannot read the CA file /nonexistent/ca.pem configured for ${registry.host} (ENOENT)`);
+    expect(error.message).toBe(`the CA file /nonexistent/ca.pem configured for ${registry.host} does not exist (ENOENT)`);
   });
 
   it('runs the token flow over TLS with the same CA', async () => {

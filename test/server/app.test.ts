@@ -24,7 +24,6 @@ describe('sidecar HTTP surface', () => {
   });
 
   it.each([
-    ['GET', '/gocd/package-repository/1.0/latest-revision'],
     ['POST', '/gocd/package-repository/1.0'],
     ['GET', '/nothing-here'],
   ])('answers %s %s with 404 naming the route, token or not', async (method, path) => {
@@ -33,6 +32,16 @@ describe('sidecar HTTP surface', () => {
       const response = await (authorization ? request.set('Authorization', authorization) : request);
       expect(response.status).toBe(404);
       expect(response.text).toBe(`gocd-registry-bridge: no route ${method} ${path}`);
+    }
+  });
+
+  it('answers GET on the GoCD route with 405 and Allow: POST, token or not', async () => {
+    for (const authorization of [undefined, `Bearer ${TEST_TOKEN}`]) {
+      const request = supertest(app).get('/gocd/package-repository/1.0/latest-revision');
+      const response = await (authorization ? request.set('Authorization', authorization) : request);
+      expect(response.status).toBe(405);
+      expect(response.headers.allow).toBe('POST');
+      expect(response.text).toBe('gocd-registry-bridge: GET is not allowed on /gocd/package-repository/1.0/latest-revision; use POST');
     }
   });
 

@@ -7,3 +7,13 @@ export function thrown<E = Error>(call: () => unknown): E {
   }
   throw new Error('expected the call to throw, but it returned');
 }
+
+/** The error a promise rejects with. */
+export async function rejection<E = Error>(promise: Promise<unknown>): Promise<E> {
+  try {
+    await promise;
+  } catch (err) {
+    return err as E;
+  }
+  throw new Error('expected the promise to reject, but it resolved');
+}

@@ -1,8 +1,9 @@
 package org.gocdregistrybridge.shim;
 
 import java.net.URI;
-import java.nio.file.*;
+import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 
 /** The shim's settings, read once from the GoCD server's environment (docs/sidecar-protocol.md). */
@@ -18,9 +19,9 @@ final class BridgeConfig {
     final String searchPath;
     final URI externalUrl; // null: the shim starts and owns the sidecar
     final String externalToken;
-    final Duration requestTimeout; // 60 s: GoCD itself waits for ever on a plugin call (spec §6.4)
+    final Duration requestTimeout; // 60 s: GoCD itself waits for ever on a plugin call
     final Duration startTimeout; // 20 s: the first call comes at server start and must not hang it
-    final Path workDir; // not plugins_work/: GoCD wipes that on every start (spec §8.4)
+    final List<Path> workDirs; // the first usable one is used: WorkDir.candidates
 
     BridgeConfig(Map<String, String> env) throws BridgeException {
         node = value(env, NODE);
@@ -33,8 +34,7 @@ final class BridgeConfig {
         externalUrl = url == null ? null : parseUrl(url);
         requestTimeout = seconds(env, TIMEOUT, 60);
         startTimeout = seconds(env, START_TIMEOUT, 20);
-        String dir = value(env, WORK_DIR);
-        workDir = dir != null ? Paths.get(dir) : Paths.get(System.getProperty("java.io.tmpdir"), "gocd-registry-bridge");
+        workDirs = WorkDir.candidates(value(env, WORK_DIR), value(env, "XDG_CACHE_HOME"));
     }
 
     private static String value(Map<String, String> env, String name) {

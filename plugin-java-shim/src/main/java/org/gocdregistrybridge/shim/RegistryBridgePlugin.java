@@ -21,9 +21,8 @@ public class RegistryBridgePlugin implements GoPlugin {
     private final BridgeException configError; // reported on each call, where GoCD shows it to the user
     private final SidecarClient client;
     private final SidecarSupervisor supervisor; // null in external mode
-    private volatile GoApplicationAccessor accessor;
 
-    /** Starts nothing: GoCD agents load this jar too but never call it (spec §8.5). */
+    /** Starts nothing: GoCD agents load this jar too but never call it. */
     public RegistryBridgePlugin() {
         this(System.getenv());
     }
@@ -45,7 +44,7 @@ public class RegistryBridgePlugin implements GoPlugin {
 
     @Override
     public void initializeGoApplicationAccessor(GoApplicationAccessor goApplicationAccessor) {
-        accessor = goApplicationAccessor;
+        // The package-repository extension never calls back into GoCD, so the accessor is not kept.
     }
 
     /** Runs when GoCD unloads the plugin (hot reload); GoCD calls it with a PluginContext it does not fill. */

@@ -3,11 +3,10 @@ package org.gocdregistrybridge.shim;
 import static org.gocdregistrybridge.shim.RegistryBridgePlugin.LOG;
 
 import java.io.*;
-import java.math.BigInteger;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.*;
-import java.security.*;
+import java.security.SecureRandom;
 import java.util.*;
 import java.util.concurrent.*;
 import java.util.function.Consumer;
@@ -159,42 +158,15 @@ final class SidecarLauncher {
                 + BridgeConfig.NODE);
     }
 
-    /** Copies the bundled sidecar to {@code <work dir>/<sha256>/}, renamed into place so concurrent JVMs never run half a file. */
+    /** The bundled sidecar, unpacked to the work dir and checked against the jar's copy (WorkDir). */
     private Path extractScript() throws BridgeException {
-        byte[] script;
         try (InputStream in = SidecarLauncher.class.getResourceAsStream(RESOURCE)) {
             if (in == null) {
                 throw new BridgeException("the plugin jar has no " + RESOURCE + "; build it with `npm run build`");
             }
-            script = in.readAllBytes();
+            return WorkDir.unpack(config.workDirs, in.readAllBytes());
         } catch (IOException e) {
             throw new BridgeException("cannot read " + RESOURCE + " (" + BridgeException.describe(e) + "); reinstall the plugin");
-        }
-        String hash = sha256(script);
-        Path file = config.workDir.resolve(hash).resolve("gocd-registry-bridge.js");
-        try {
-            if (Files.isRegularFile(file) && Files.size(file) == script.length) {
-                return file; // only a complete copy ever gets this name, and the name holds its hash
-            }
-            Files.createDirectories(file.getParent());
-            Path temp = Files.createTempFile(file.getParent(), "gocd-registry-bridge", ".tmp");
-            try {
-                Files.move(Files.write(temp, script), file, StandardCopyOption.ATOMIC_MOVE);
-            } finally {
-                Files.deleteIfExists(temp);
-            }
-            return file;
-        } catch (IOException e) {
-            throw new BridgeException("cannot write the sidecar to " + file.getParent() + " (" + BridgeException.describe(e)
-                    + "); make it writable or set " + BridgeConfig.WORK_DIR);
-        }
-    }
-
-    private static String sha256(byte[] bytes) {
-        try {
-            return String.format("%064x", new BigInteger(1, MessageDigest.getInstance("SHA-256").digest(bytes)));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("every JDK has SHA-256", e);
         }
     }
 

@@ -23,7 +23,9 @@ class BridgeConfigTest {
         BridgeConfig config = new BridgeConfig(Map.of("PATH", "/usr/bin"));
         assertEquals(Duration.ofSeconds(60), config.requestTimeout);
         assertEquals(Duration.ofSeconds(20), config.startTimeout);
-        assertEquals(Paths.get(System.getProperty("java.io.tmpdir"), "gocd-registry-bridge"), config.workDir);
+        assertEquals(List.of(Paths.get(System.getProperty("user.home"), ".cache", "gocd-registry-bridge"),
+                Paths.get(System.getProperty("java.io.tmpdir"), "gocd-registry-bridge-" + System.getProperty("user.name"))),
+                config.workDirs);
         assertEquals(null, config.externalUrl);
         assertEquals(null, config.node);
     }
@@ -37,8 +39,19 @@ class BridgeConfigTest {
         assertEquals("t", config.externalToken);
         assertEquals(Duration.ofSeconds(120), config.requestTimeout);
         assertEquals(Duration.ofSeconds(5), config.startTimeout);
-        assertEquals(Paths.get("/var/tmp/x"), config.workDir);
+        assertEquals(List.of(Paths.get("/var/tmp/x")), config.workDirs);
         assertEquals("/opt/node/bin/node", config.node);
+    }
+
+    @Test
+    void prefersAnAbsoluteXdgCacheHomeForTheWorkDirAndFallsBackToAPerUserDirInTmp() throws BridgeException {
+        String tmp = System.getProperty("java.io.tmpdir");
+        String user = System.getProperty("user.name");
+        assertEquals(List.of(Paths.get("/xdg/cache/gocd-registry-bridge"), Paths.get(tmp, "gocd-registry-bridge-" + user)),
+                new BridgeConfig(Map.of("XDG_CACHE_HOME", "/xdg/cache")).workDirs);
+        assertEquals(List.of(Paths.get(System.getProperty("user.home"), ".cache/gocd-registry-bridge"),
+                Paths.get(tmp, "gocd-registry-bridge-" + user)), new BridgeConfig(Map.of("XDG_CACHE_HOME", "relative")).workDirs);
+        assertEquals(List.of(Paths.get("/set")), new BridgeConfig(Map.of("XDG_CACHE_HOME", "/xdg", BridgeConfig.WORK_DIR, "/set")).workDirs);
     }
 
     @Test

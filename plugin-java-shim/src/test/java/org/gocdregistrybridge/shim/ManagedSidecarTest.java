@@ -124,7 +124,7 @@ class ManagedSidecarTest {
         }
         Path script;
         try (Stream<Path> files = Files.walk(dir.resolve("work"))) {
-            List<Path> found = files.filter(f -> f.getFileName().toString().equals("gocd-registry-bridge.js"))
+            List<Path> found = files.filter(f -> f.getFileName().toString().equals(WorkDir.FILE))
                     .collect(Collectors.toList());
             assertEquals(1, found.size(), found.toString());
             script = found.get(0);

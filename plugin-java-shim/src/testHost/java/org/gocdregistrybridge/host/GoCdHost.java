@@ -43,7 +43,7 @@ import org.w3c.dom.Element;
 
 /**
  * A stand-in for the GoCD server's plugin loader, for the jest integration tests (test/gocd-host.ts). It loads the
- * jar as GoCD does (spec §7, §8: plugin.xml, manifest, every class outside lib/ and META-INF/, the @Extension class,
+ * jar as GoCD does (plugin.xml, manifest, every class outside lib/ and META-INF/, the @Extension class,
  * @Load, pluginIdentifier, the application accessor), then serves calls over stdin/stdout, one line each:
  * <pre>
  *   out: READY &lt;plugin id&gt; &lt;extension class&gt;        or LOAD_FAILED &lt;base64 message&gt; (exit 2)

@@ -1,14 +1,13 @@
-// Retries of transient registry failures (429, 502/503/504, connection resets, truncated bodies), inside the
-// sidecar: a failed GoCD poll costs at least 5 minutes of back-off on the GoCD side (spec gocd §6.3), so a
-// registry hiccup should be absorbed here. Backoff is jittered so many materials do not retry in step
-// (getwud/wud#1136), and a Retry-After from the server wins over our own guess.
+// Retries of transient failures (a BridgeError marked retryable: 429, 502/503/504, connection resets, truncated
+// bodies), for every caller that talks HTTP: registry polls, git pushes, webhook calls. Backoff is jittered so many
+// callers do not retry in step (getwud/wud#1136), a Retry-After from the server wins over our own guess, and no
+// attempt starts after the caller's deadline.
 
 import { BridgeError } from '../errors';
 import type { Logger } from '../log';
-import { RegistryUnreachableError } from './errors';
 
 export interface RetryOptions {
-  maxAttempts: number; // 4: one try and three retries; more only delays the error GoCD should show
+  maxAttempts: number; // 4: one try and three retries; more only delays the error the user should see
   baseDelayMs: number; // 250: first retry soon, a burst of 503s is usually over within a second
   maxDelayMs: number; // 4000: our own backoff never waits longer than this
   maxRetryAfterMs: number; // 30000: a longer Retry-After (Docker Hub's 6-hour windows) fails at once with the hint
@@ -35,7 +34,7 @@ export async function withRetry<T>(what: string, attempt: () => Promise<T>, cont
       if (err.retryAfterMs !== undefined && err.retryAfterMs > context.options.maxRetryAfterMs) throw err;
       const delayMs = err.retryAfterMs ?? backoffMs(number, context.options);
       if (context.now() + delayMs >= context.deadlineMs) throw err;
-      context.log.info('retrying registry request', { what, attempt: number, delayMs: Math.round(delayMs), error: err.message });
+      context.log.info('retrying', { what, attempt: number, delayMs: Math.round(delayMs), error: err.message });
       context.onRetry?.(err, delayMs);
       await context.sleep(delayMs);
     }
@@ -58,9 +57,13 @@ export function parseRetryAfter(header: string | null, nowMs: number): number | 
   return Math.max(0, date - nowMs);
 }
 
-export function deadlineExceeded(what: string, budgetMs: number): RegistryUnreachableError {
-  return new RegistryUnreachableError({
-    message: `gave up ${what} after ${Math.round(budgetMs / 1000)} s (the registry is slow or keeps failing)`,
-    fix: 'check the registry\'s health; GoCD retries the poll later by itself',
-  });
+/** For messages: "750 ms", "42 s", "15 min", "6 h", "3 days"; a hostile Retry-After of 10^20 s reads "more than a year". */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  const seconds = ms / 1000;
+  if (seconds < 120) return `${Math.round(seconds * 10) / 10} s`;
+  if (seconds < 2 * 3600) return `${Math.round(seconds / 60)} min`;
+  if (seconds < 2 * 86400) return `${Math.round(seconds / 3600)} h`;
+  if (seconds <= 365 * 86400) return `${Math.round(seconds / 86400)} days`;
+  return 'more than a year';
 }

@@ -1,7 +1,7 @@
 import { BridgeError } from '../../src/errors';
 import { silentLogger } from '../../src/log';
 import { RegistryResponseError, RegistryAuthError } from '../../src/registry';
-import { parseRetryAfter, RETRY_DEFAULTS, withRetry } from '../../src/registry/retry';
+import { parseRetryAfter, RETRY_DEFAULTS, withRetry } from '../../src/http';
 
 /** A clock that only moves when the code under test sleeps. */
 function fakeClock() {

@@ -2,12 +2,8 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Logger } from '../../src/log';
-import { parseRegistryUrl, RegistryAuthError } from '../../src/registry';
-import {
-  DockerConfigOptions,
-  dockerConfigCredentials,
-  runCredentialHelper,
-} from '../../src/registry/docker-config';
+import { CredentialSourceError, DockerConfigOptions, dockerConfigCredentials, runCredentialHelper } from '../../src/credentials';
+import { parseRegistryUrl } from '../../src/registry';
 
 const PRIVATE = parseRegistryUrl('https://registry.example.com/v2/');
 const PRIVATE_5000 = parseRegistryUrl('registry.example.com:5000');
@@ -52,14 +48,14 @@ function fakeHelpers(answers: Record<string, string | Error>): DockerConfigOptio
 }
 
 /** The error a promise rejects with; fails the test if it resolves. */
-async function rejectionOf(promise: Promise<unknown>): Promise<RegistryAuthError> {
+async function rejectionOf(promise: Promise<unknown>): Promise<CredentialSourceError> {
   const outcome = await promise.then(
     (value) => ({ value }),
     (err: unknown) => ({ err }),
   );
   if (!('err' in outcome)) throw new Error(`expected a rejection, got ${JSON.stringify(outcome.value)}`);
-  expect(outcome.err).toBeInstanceOf(RegistryAuthError);
-  return outcome.err as RegistryAuthError;
+  expect(outcome.err).toBeInstanceOf(CredentialSourceError);
+  return outcome.err as CredentialSourceError;
 }
 
 const helperJson = (username: string, secret: string) => JSON.stringify({ ServerURL: 'x', Username: username, Secret: secret });
@@ -401,7 +397,7 @@ describe('dockerConfigCredentials', () => {
     it('does not cache a failing helper', async () => {
       writeConfig({ credsStore: 'desktop' });
       const answers: Record<string, string | Error> = {
-        desktop: new RegistryAuthError({ message: 'docker-credential-desktop get failed', fix: 'unlock it' }),
+        desktop: new CredentialSourceError({ message: 'docker-credential-desktop get failed', fix: 'unlock it' }),
       };
       const { source: docker, runHelper } = source(fakeHelpers(answers));
       await expect(docker.lookup(PRIVATE)).rejects.toThrow('docker-credential-desktop get failed');

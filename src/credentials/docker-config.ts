@@ -1,4 +1,4 @@
-// Credentials from the Docker CLI's config.json of the user running the sidecar (spec registry-v2.md §4.7), used when a
+// Credentials from the Docker CLI's config.json of the user running the sidecar, used when a
 // package repository has no Username/Password. Looks them up as the docker CLI does: credHelpers, credsStore, auths.
 
 import { spawn } from 'node:child_process';
@@ -6,13 +6,11 @@ import type { Stats } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../log';
-import { RegistryAuthError } from './errors';
-import type { RegistryEndpoint } from './reference';
-import type { Credentials } from './transport';
+import { CredentialSourceError, Credentials, DOCKER_HUB_HOSTS, RegistryHost } from './credentials';
 
 export interface DockerConfigSource {
   /** The Docker CLI's credentials for this registry, or undefined when it holds none the bridge can use. */
-  lookup(endpoint: RegistryEndpoint): Promise<Credentials | undefined>;
+  lookup(endpoint: RegistryHost): Promise<Credentials | undefined>;
 }
 
 export interface DockerConfigOptions {
@@ -28,14 +26,13 @@ export interface DockerConfigOptions {
 // and a helper may take a second (keychain, cloud SDK). A minute still picks up a rotated secret soon.
 const HELPER_CACHE_MS = 60_000;
 // Every poll without credentials of its own looks here; checking the file once per few seconds instead of on every
-// lookup took a stat (and, with no file, a thrown ENOENT) off every poll: 11 % of the sidecar's CPU in benchmark P3.
+// lookup takes a stat (and, with no file, a thrown ENOENT) off every poll (BENCHMARKS.md, P3).
 const CONFIG_RECHECK_MS = 5_000;
 // A helper waiting for a locked keychain or a GPG pinentry never returns under GoCD, where nobody can answer it.
 export const CREDENTIAL_HELPER_TIMEOUT_MS = 10_000;
 
-// The docker CLI files Hub credentials under its v1 index URL, not the API host (spec registry-v2.md §1.4).
+// The docker CLI files Hub credentials under its v1 index URL, not the API host.
 const DOCKER_HUB_KEY = 'https://index.docker.io/v1/';
-const DOCKER_HUB_NAMES = ['index.docker.io', 'docker.io', 'registry-1.docker.io', 'registry.hub.docker.com'];
 // The name becomes part of an executable name: no path separators, no shell syntax.
 const HELPER_NAME = /^[a-zA-Z0-9._-]+$/;
 // docker-credential-helpers' errCredentialsNotFound, printed with exit code 1; the docker CLI matches it the same way.
@@ -113,7 +110,7 @@ export function dockerConfigCredentials(options: DockerConfigOptions): DockerCon
     );
   }
 
-  function settle(endpoint: RegistryEndpoint, answer: Answer, source: string): Credentials | undefined {
+  function settle(endpoint: RegistryHost, answer: Answer, source: string): Credentials | undefined {
     if (answer.kind === 'credentials') {
       options.log.registerSecret(answer.credentials.password);
       options.log.debug('using credentials from the Docker config', { host: endpoint.host, source });
@@ -196,7 +193,7 @@ export function runCredentialHelper(
       const status = signal ? `killed by ${signal}` : `exit code ${code}`;
       const said = diagnostic(out, errText);
       reject(
-        new RegistryAuthError({
+        new CredentialSourceError({
           message: `${program} get failed for ${serverUrl} (${status})${said ? `: ${said}` : ''}`,
           fix: `run "printf ${serverUrl} | ${program} get" as the user running the GoCD server to see the problem, or set Username and Password on the package repository`,
         }),
@@ -207,9 +204,9 @@ export function runCredentialHelper(
   });
 }
 
-function registryKey(endpoint: RegistryEndpoint): RegistryKey {
+function registryKey(endpoint: RegistryHost): RegistryKey {
   return endpoint.isDockerHub
-    ? { serverUrl: DOCKER_HUB_KEY, names: new Set(DOCKER_HUB_NAMES) }
+    ? { serverUrl: DOCKER_HUB_KEY, names: DOCKER_HUB_HOSTS }
     : { serverUrl: endpoint.host, names: new Set([endpoint.host]) };
 }
 
@@ -230,7 +227,7 @@ function authEntryAnswer(entry: AuthEntry, where: string): Answer {
     const decoded = Buffer.from(entry.auth, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
     if (colon < 0) {
-      throw new RegistryAuthError({
+      throw new CredentialSourceError({
         message: `"auth" of ${where} is not base64 of "username:password"`,
         fix: 'run docker login for that registry again as the user running the GoCD server, or set Username and Password on the package repository',
       });
@@ -256,7 +253,7 @@ function parseHelperOutput(stdout: string, helper: string, serverUrl: string): A
   }
   // Never quote the output: it is where the secret would be.
   if (!isObject(body) || typeof body.Username !== 'string' || typeof body.Secret !== 'string') {
-    throw new RegistryAuthError({
+    throw new CredentialSourceError({
       message: `docker-credential-${helper} get answered for ${serverUrl} with something other than {"ServerURL","Username","Secret"} JSON`,
       fix: `check that docker-credential-${helper} is a Docker credential helper and works for the user running the GoCD server`,
     });
@@ -272,7 +269,7 @@ function parseConfig(text: string, file: string): DockerConfig {
     raw = JSON.parse(text);
   } catch {
     // JSON.parse's message quotes the text around the error, which may be a password: report the place only.
-    throw new RegistryAuthError({
+    throw new CredentialSourceError({
       message: `the Docker config ${file} is not valid JSON`,
       fix: `correct the file (for example, find the error with "python3 -m json.tool ${file}"), or remove it and run docker login again as the user running the GoCD server`,
     });
@@ -315,32 +312,32 @@ function isMissing(err: unknown): boolean {
   return code === 'ENOENT' || code === 'ENOTDIR';
 }
 
-function unreadable(file: string, err: unknown): RegistryAuthError {
-  return new RegistryAuthError({
+function unreadable(file: string, err: unknown): CredentialSourceError {
+  return new CredentialSourceError({
     message: `cannot read the Docker config ${file} (${(err as { code?: unknown })?.code ?? String(err)})`,
     fix: 'make the file readable by the user running the GoCD server, or point DOCKER_CONFIG of the GoCD server at a readable directory',
     cause: err,
   });
 }
 
-function malformed(file: string, what: string, expected: string): RegistryAuthError {
-  return new RegistryAuthError({
+function malformed(file: string, what: string, expected: string): CredentialSourceError {
+  return new CredentialSourceError({
     message: `${what} in the Docker config ${file} is not ${expected}`,
     fix: 'correct the file, or remove it and run docker login again as the user running the GoCD server',
   });
 }
 
-function invalidHelperName(helper: string, where: string): RegistryAuthError {
-  return new RegistryAuthError({
+function invalidHelperName(helper: string, where: string): CredentialSourceError {
+  return new CredentialSourceError({
     message: `${JSON.stringify(helper)} (${where}) is not a valid credential helper name`,
     fix: 'use the helper\'s name without the docker-credential- prefix, e.g. "ecr-login" or "pass": letters, digits, ".", "_" and "-" only',
   });
 }
 
-function spawnError(err: Error, program: string, serverUrl: string, timeoutMs: number): RegistryAuthError {
+function spawnError(err: Error, program: string, serverUrl: string, timeoutMs: number): CredentialSourceError {
   const code = (err as { code?: unknown }).code;
   if (err.name === 'AbortError') {
-    return new RegistryAuthError({
+    return new CredentialSourceError({
       message: `${program} get did not answer within ${timeoutMs / 1000} s for ${serverUrl}`,
       fix: 'a helper cannot prompt under GoCD: unlock its keychain or key for the user running the GoCD server, or set Username and Password on the package repository',
       retryable: true,
@@ -348,13 +345,13 @@ function spawnError(err: Error, program: string, serverUrl: string, timeoutMs: n
     });
   }
   if (code === 'ENOENT' || code === 'EACCES') {
-    return new RegistryAuthError({
+    return new CredentialSourceError({
       message: `${program} is ${code === 'ENOENT' ? 'not on the PATH' : 'not executable'} for the user running the GoCD server`,
       fix: `install ${program} on the GoCD server's PATH, or remove it from credsStore/credHelpers in the Docker config`,
       cause: err,
     });
   }
-  return new RegistryAuthError({
+  return new CredentialSourceError({
     message: `${program} could not be started (${String(code ?? err.message)})`,
     fix: `check that ${program} runs for the user running the GoCD server, or set Username and Password on the package repository`,
     cause: err,

@@ -1,0 +1,98 @@
+// What `serve` is told to do, checked before it listens: the address (--listen, --port) and the status token
+// (--status-token-file, GOCD_REGISTRY_BRIDGE_STATUS_TOKEN). A bad value stops serve with its cause and fix.
+
+import { readFile, stat } from 'node:fs/promises';
+import { isIP } from 'node:net';
+import { BridgeError, BridgeErrorInit } from '../errors';
+
+export class ServeOptionError extends BridgeError {
+  constructor(init: BridgeErrorInit) {
+    super('INVALID_CONFIGURATION', init);
+  }
+}
+
+export interface ListenAddress {
+  /** An IP address without brackets, or a host name. */
+  host: string;
+  /** 0: any free port (the ready line names it). */
+  port: number;
+}
+
+/** Managed mode: the shim is the one client, on the same machine. */
+export const DEFAULT_LISTEN: ListenAddress = { host: '127.0.0.1', port: 0 };
+
+const LISTEN_FIX = 'give HOST:PORT, e.g. 127.0.0.1:8787, 0.0.0.0:8787 (every IPv4 interface) or [::1]:8787 (IPv6 in brackets)';
+// RFC 1123 host names: dot-separated labels of letters, digits and inner hyphens.
+const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+// Status tokens travel in an Authorization header: visible ASCII, and long enough not to be guessed.
+const STATUS_TOKEN = /^[\x21-\x7e]{16,}$/;
+const MAX_TOKEN_FILE_BYTES = 4096;
+const STATUS_TOKEN_FIX = 'use a random token of at least 16 visible ASCII characters (e.g. openssl rand -hex 32)';
+
+/** `--listen HOST:PORT`: 127.0.0.1:8787, [::1]:8787, 0.0.0.0:0, gocd-sidecar:8787. */
+export function parseListenAddress(text: string): ListenAddress {
+  const bracketed = /^\[([^\]]*)\]:(\d+)$/.exec(text);
+  if (bracketed) {
+    const [, host = '', port = ''] = bracketed;
+    if (isIP(host) !== 6) throw new ServeOptionError({ message: `--listen "${text}": "${host}" is not an IPv6 address`, fix: LISTEN_FIX });
+    return { host, port: parsePort(port, `--listen "${text}"`) };
+  }
+  const colon = text.lastIndexOf(':');
+  if (colon === -1) throw new ServeOptionError({ message: `--listen "${text}" has no port`, fix: LISTEN_FIX });
+  const host = text.slice(0, colon);
+  if (host.includes(':')) throw new ServeOptionError({ message: `--listen "${text}": an IPv6 address needs brackets`, fix: LISTEN_FIX });
+  const isAddress = /^[\d.]+$/.test(host) ? isIP(host) === 4 : HOST_NAME.test(host);
+  if (!isAddress) throw new ServeOptionError({ message: `--listen "${text}": "${host}" is neither an IP address nor a host name`, fix: LISTEN_FIX });
+  return { host, port: parsePort(text.slice(colon + 1), `--listen "${text}"`) };
+}
+
+/** `--port N`, kept from before --listen: the same as --listen 127.0.0.1:N. */
+export function listenOnLoopbackPort(text: string): ListenAddress {
+  return { host: DEFAULT_LISTEN.host, port: parsePort(text, `--port "${text}"`) };
+}
+
+/** How a URL writes the address: IPv6 in brackets. */
+export function urlHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+function parsePort(text: string, what: string): number {
+  if (!/^\d{1,5}$/.test(text) || Number(text) > 65535) throw new ServeOptionError({ message: `${what}: the port must be a number from 0 to 65535`, fix: '0 picks a free port; external mode needs a fixed one, e.g. 8787' });
+  return Number(text);
+}
+
+/**
+ * The status token from --status-token-file or GOCD_REGISTRY_BRIDGE_STATUS_TOKEN, or undefined when neither is set.
+ * The file's trailing newline is dropped; its contents never appear in a message.
+ */
+export async function readStatusToken(file: string | undefined, fromEnv: string | undefined): Promise<string | undefined> {
+  if (file !== undefined && fromEnv !== undefined) {
+    throw new ServeOptionError({
+      message: 'a status token is given twice: --status-token-file and GOCD_REGISTRY_BRIDGE_STATUS_TOKEN',
+      fix: 'keep one of them',
+    });
+  }
+  const token = file === undefined ? fromEnv : await readTokenFile(file);
+  if (token !== undefined && !STATUS_TOKEN.test(token)) {
+    const source = file === undefined ? 'GOCD_REGISTRY_BRIDGE_STATUS_TOKEN' : `the status token in ${file}`;
+    throw new ServeOptionError({ message: `${source} is shorter than 16 characters or holds spaces or control characters`, fix: STATUS_TOKEN_FIX });
+  }
+  return token;
+}
+
+async function readTokenFile(file: string): Promise<string> {
+  try {
+    const info = await stat(file);
+    if (!info.isFile() || info.size > MAX_TOKEN_FILE_BYTES) {
+      throw new ServeOptionError({ message: `--status-token-file ${file} is not a regular file of at most 4 KiB`, fix: STATUS_TOKEN_FIX });
+    }
+    return (await readFile(file, 'utf8')).replace(/\r?\n$/, '');
+  } catch (err) {
+    if (err instanceof ServeOptionError) throw err;
+    throw new ServeOptionError({
+      message: `--status-token-file ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+      fix: 'check the path and that the sidecar\'s user may read it',
+      cause: err,
+    });
+  }
+}

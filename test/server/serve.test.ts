@@ -1,0 +1,149 @@
+// `serve`: what --listen, --port and the status token accept, and the binary listening where it is told.
+
+import { ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describePolicy, listenOnLoopbackPort, parseListenAddress, readStatusToken, ServeOptionError } from '../../src/server';
+import { httpRequest } from '../support/http-request';
+import { thrown } from '../support/thrown';
+
+const LISTEN_FIX = 'give HOST:PORT, e.g. 127.0.0.1:8787, 0.0.0.0:8787 (every IPv4 interface) or [::1]:8787 (IPv6 in brackets)';
+const TOKEN = 'serve-test-token-0123456789abcdef';
+const STATUS_TOKEN = 'serve-status-token-0123456789';
+
+describe('parseListenAddress', () => {
+  it.each([
+    ['127.0.0.1:8787', { host: '127.0.0.1', port: 8787 }],
+    ['0.0.0.0:0', { host: '0.0.0.0', port: 0 }],
+    ['[::1]:8787', { host: '::1', port: 8787 }],
+    ['[::]:65535', { host: '::', port: 65535 }],
+    ['gocd-sidecar.internal:8787', { host: 'gocd-sidecar.internal', port: 8787 }],
+  ])('reads %s', (text, expected) => {
+    expect(parseListenAddress(text)).toEqual(expected);
+  });
+
+  it.each([
+    ['8787', '--listen "8787" has no port'],
+    ['::1:8787', '--listen "::1:8787": an IPv6 address needs brackets'],
+    ['[127.0.0.1]:8787', '--listen "[127.0.0.1]:8787": "127.0.0.1" is not an IPv6 address'],
+    ['[::1]8787', '--listen "[::1]8787": an IPv6 address needs brackets'],
+    ['999.1.1.1:80', '--listen "999.1.1.1:80": "999.1.1.1" is neither an IP address nor a host name'],
+    [':8787', '--listen ":8787": "" is neither an IP address nor a host name'],
+    ['bad_host:80', '--listen "bad_host:80": "bad_host" is neither an IP address nor a host name'],
+    ['127.0.0.1:65536', '--listen "127.0.0.1:65536": the port must be a number from 0 to 65535'],
+    ['127.0.0.1:', '--listen "127.0.0.1:": the port must be a number from 0 to 65535'],
+    ['127.0.0.1:http', '--listen "127.0.0.1:http": the port must be a number from 0 to 65535'],
+  ])('refuses %s with the cause and the fix', (text, message) => {
+    const err = thrown(() => parseListenAddress(text));
+    expect(err).toBeInstanceOf(ServeOptionError);
+    expect((err as ServeOptionError).message).toBe(message);
+    expect((err as ServeOptionError).fix).toBe(message.endsWith('65535') ? '0 picks a free port; external mode needs a fixed one, e.g. 8787' : LISTEN_FIX);
+  });
+
+  it('takes --port N as loopback port N', () => {
+    expect(listenOnLoopbackPort('8787')).toEqual({ host: '127.0.0.1', port: 8787 });
+    expect(thrown(() => listenOnLoopbackPort('-1'))).toBeInstanceOf(ServeOptionError);
+  });
+});
+
+describe('readStatusToken', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'bridge-status-token-'));
+  const file = (name: string, content: string) => {
+    const full = path.join(dir, name);
+    writeFileSync(full, content);
+    return full;
+  };
+
+  it('is undefined when neither the file nor the variable is given', async () => {
+    expect(await readStatusToken(undefined, undefined)).toBeUndefined();
+  });
+
+  it('reads the file without its trailing newline, or the variable', async () => {
+    expect(await readStatusToken(file('good', `${STATUS_TOKEN}\n`), undefined)).toBe(STATUS_TOKEN);
+    expect(await readStatusToken(undefined, STATUS_TOKEN)).toBe(STATUS_TOKEN);
+  });
+
+  it.each([
+    ['both are given', () => readStatusToken(file('both', STATUS_TOKEN), STATUS_TOKEN), /^a status token is given twice/],
+    ['the token is short', () => readStatusToken(undefined, 'short-secret'), /^GOCD_REGISTRY_BRIDGE_STATUS_TOKEN is shorter than 16 characters/],
+    ['the token holds a space', () => readStatusToken(file('spaced', 'two words of a token\n'), undefined), /status token in .*spaced is shorter than 16 characters or holds spaces/],
+    ['the file is missing', () => readStatusToken(path.join(dir, 'missing'), undefined), /missing cannot be read \(ENOENT\)$/],
+    ['the path is a directory', () => readStatusToken(dir, undefined), /is not a regular file of at most 4 KiB$/],
+  ])('refuses when %s, without the token in the message', async (_name, read, message) => {
+    const err = await read().then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(ServeOptionError);
+    expect((err as Error).message).toMatch(message);
+    expect((err as Error).message).not.toContain('two words');
+    expect((err as Error).message).not.toContain(STATUS_TOKEN);
+  });
+});
+
+describe('describePolicy', () => {
+  it('says who gets through, for the warning when serve listens beyond loopback', () => {
+    expect(describePolicy('gocd', { allowRemoteGoCd: false })).toBe("the shim's token, from loopback peers only (--allow-remote-gocd not given)");
+    expect(describePolicy('gocd', { allowRemoteGoCd: true })).toBe("the shim's token, from any peer (--allow-remote-gocd)");
+    expect(describePolicy('status', { allowRemoteGoCd: false })).toBe('loopback peers only (no status token configured)');
+    expect(describePolicy('status', { allowRemoteGoCd: false, statusToken: STATUS_TOKEN })).toBe('loopback peers, and others with the status token');
+  });
+});
+
+describe('the serve command', () => {
+  const binary = path.resolve(__dirname, '../../dist/gocd-registry-bridge.js');
+  const started: ChildProcess[] = [];
+  afterEach(() => {
+    for (const child of started.splice(0)) child.stdin?.end(); // --exit-on-stdin-eof
+  });
+
+  /** Runs serve; answers the ready line's port, or the exit code and stderr when it stops first. */
+  const runServe = (args: string[], env: Record<string, string> = {}) => {
+    const child = spawn('node', [binary, 'serve', '--exit-on-stdin-eof', ...args], { env: { PATH: process.env.PATH, GOCD_REGISTRY_BRIDGE_TOKEN: TOKEN, ...env }, stdio: 'pipe' });
+    started.push(child);
+    let stdout = '';
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    return new Promise<{ port?: number; code?: number | null; stderr: () => string }>((resolve) => {
+      child.stdout.on('data', (chunk: Buffer) => {
+        stdout += chunk.toString('utf8');
+        const ready = /^GOCD_REGISTRY_BRIDGE_READY port=(\d+) /m.exec(stdout);
+        if (ready) resolve({ port: Number(ready[1]), stderr: () => stderr });
+      });
+      child.once('exit', (code) => resolve({ code, stderr: () => stderr }));
+    });
+  };
+
+  it('listens where --listen says, on IPv4 and IPv6 loopback', async () => {
+    for (const [listen, host] of [['127.0.0.1:0', '127.0.0.1'], ['[::1]:0', '[::1]']] as const) {
+      const { port } = await runServe(['--listen', listen]);
+      const health = await httpRequest(`http://${host}:${port}/health`);
+      expect(health.status).toBe(200);
+      const call = await httpRequest(`http://${host}:${port}/gocd/package-repository/1.0/package-configuration`, { method: 'POST', headers: { Authorization: `Bearer ${TOKEN}` } });
+      expect(call.status).toBe(200);
+    }
+  });
+
+  it('keeps --port N working, on 127.0.0.1', async () => {
+    const { port, stderr } = await runServe(['--port', '0']);
+    expect((await httpRequest(`http://127.0.0.1:${port}/health`)).status).toBe(200);
+    expect(JSON.parse(stderr().split('\n')[0]!)).toMatchObject({ msg: 'listening', address: '127.0.0.1', port });
+  });
+
+  it.each([
+    [['--listen', '::1:8787'], 'gocd-registry-bridge: --listen "::1:8787": an IPv6 address needs brackets. Fix: give HOST:PORT, e.g. 127.0.0.1:8787'],
+    [['--listen', '127.0.0.1:0', '--port', '0'], 'gocd-registry-bridge: give --listen or --port, not both (--port N is --listen 127.0.0.1:N)'],
+    [['--status-token-file', '/nonexistent/status-token'], 'gocd-registry-bridge: --status-token-file /nonexistent/status-token cannot be read (ENOENT). Fix: '],
+  ])('exits 2 on serve %j with the cause and a pointer to --help', async (args, message) => {
+    const result = await runServe(args);
+    expect(result.code).toBe(2);
+    expect(result.stderr()).toContain(message);
+    expect(result.stderr()).toMatch(/\nRun gocd-registry-bridge serve --help for usage\.\n$/);
+  });
+
+  it('starts with a status token from a file and never logs it', async () => {
+    const tokenFile = path.join(mkdtempSync(path.join(tmpdir(), 'bridge-serve-')), 'status-token');
+    writeFileSync(tokenFile, `${STATUS_TOKEN}\n`);
+    const { port, stderr } = await runServe(['--status-token-file', tokenFile]);
+    expect((await httpRequest(`http://127.0.0.1:${port}/metrics`)).status).toBe(200); // loopback: no token needed
+    expect(stderr()).not.toContain(STATUS_TOKEN);
+  });
+});
