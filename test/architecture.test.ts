@@ -16,15 +16,16 @@ const NETWORK = ['http', 'https', 'net', 'dns', 'tls', 'crypto', 'timers'];
 const MODULES: Record<string, Allowance> = {
   errors: {}, // BridgeError (message, fix, retryable) and the stable codes; imports nothing
   log: {}, // one-line JSON logger that scrubs registered secrets
+  'cache-key': {}, // one unambiguous key from several parts; imports nothing
   http: { modules: ['errors', 'log'], types: ['node-fetch'], packages: ['ipaddr.js', 'async-mutex'], builtins: NETWORK }, // generic retry, deadlines, redaction, agents: no registry words
-  credentials: { modules: ['errors', 'log', 'http'], packages: ['yaml', 'ajv', 'lru-cache', '@aws-sdk/client-ecr'], builtins: ['fs', 'path', 'os', 'child_process', 'crypto', 'net'] }, // Credentials, identity hash, credentials file, docker config + helpers
-  registry: { modules: ['errors', 'log', 'http', 'credentials'], packages: ['node-fetch', 'async-mutex', 'ajv', 'lru-cache', 'ipaddr.js', '@streamparser/json'], builtins: NETWORK }, // Docker Registry V2 client: transport, auth, tags, manifests
+  credentials: { modules: ['errors', 'log', 'http', 'cache-key'], packages: ['yaml', 'ajv', 'lru-cache', '@aws-sdk/client-ecr'], builtins: ['fs', 'path', 'os', 'child_process', 'crypto', 'net'] }, // Credentials, identity hash, credentials file, docker config + helpers
+  registry: { modules: ['errors', 'log', 'http', 'credentials', 'cache-key'], packages: ['node-fetch', 'async-mutex', 'ajv', 'lru-cache', 'ipaddr.js', '@streamparser/json'], builtins: NETWORK }, // Docker Registry V2 client: transport, auth, tags, manifests
   selection: { modules: ['errors'], types: ['registry'], packages: ['semver', 'lru-cache', 're2js'] }, // choosing tags as pure functions: no I/O, no clock, no built-ins
-  gocd: { modules: ['selection', 'registry', 'credentials', 'errors', 'log'], packages: ['ajv', 'lru-cache'] }, // GoCD package-repository handlers and dispatch; no HTTP server
+  gocd: { modules: ['selection', 'registry', 'credentials', 'errors', 'log', 'cache-key'], packages: ['ajv', 'lru-cache'] }, // GoCD package-repository handlers and dispatch; no HTTP server
   drone: { modules: ['errors', 'log', 'http', 'credentials'], builtins: ['crypto'] }, // Drone registry-credentials extension; never gocd, server
   'status-registry': { modules: ['errors', 'log', 'http', 'credentials'] }, // build-status registry; never registry, gocd, server
   gitops: { modules: ['errors', 'log', 'http', 'credentials'], builtins: ['child_process', 'fs', 'path'] }, // GitOps tag write-back to git; never gocd, server
-  server: { modules: ['gocd', 'registry', 'credentials', 'http', 'drone', 'status-registry', 'gitops', 'errors', 'log', 'deps'], packages: ['express', 'prom-client', 'lru-cache', 'ipaddr.js'], builtins: ['crypto', 'http', 'net', 'readline', 'fs'] }, // the one router; the only express user
+  server: { modules: ['gocd', 'registry', 'credentials', 'http', 'drone', 'status-registry', 'gitops', 'errors', 'log', 'deps', 'cache-key'], packages: ['express', 'prom-client', 'lru-cache', 'ipaddr.js'], builtins: ['crypto', 'http', 'net', 'readline', 'fs'] }, // the one router; the only express user
   cli: { modules: ['gocd', 'selection', 'registry', 'credentials', 'http', 'errors', 'log', 'deps'], builtins: ['child_process', 'util'] }, // `poll` and `images` commands; never server
   deps: { modules: ['log', 'http', 'credentials', 'registry'], packages: ['node-fetch'], builtins: ['os'] }, // the real network, clock and stderr, built only by entry points
   main: { modules: ['cli', 'server'], builtins: ['util'] }, // argv → command

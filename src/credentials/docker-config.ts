@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import type { Stats } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { cacheKey } from '../cache-key';
 import type { Logger } from '../log';
 import { CredentialSourceError, Credentials, DOCKER_HUB_HOSTS, RegistryHost } from './credentials';
 
@@ -105,7 +106,7 @@ export function dockerConfigCredentials(options: DockerConfigOptions): DockerCon
 
   function askHelper(helper: string, serverUrl: string, field: string): Promise<Answer> {
     if (!HELPER_NAME.test(helper)) throw invalidHelperName(helper, `${field} in ${file}`);
-    return helperAnswers(`${helper}\n${serverUrl}`, () =>
+    return helperAnswers(cacheKey(helper, serverUrl), () =>
       options.runHelper(helper, serverUrl).then((stdout) => parseHelperOutput(stdout, helper, serverUrl)),
     );
   }

@@ -2,6 +2,7 @@
 // as {key, message}) and the polling calls (which must validate again: XML edits bypass validate-*, spec §3.4).
 
 import { LRUCache } from 'lru-cache';
+import { cacheKey } from '../cache-key';
 import { BridgeError } from '../errors';
 import type { Logger } from '../log';
 import {
@@ -132,17 +133,17 @@ export function readPackageConfiguration(map: ConfigurationMap, endpoint: Regist
 }
 
 // Every poll reads its package's patterns again; compiling and probing one runs a vm script with a watchdog
-// thread (~0.1 ms), a quarter of the sidecar's CPU in the fleet benchmark. A compiled pattern is immutable.
+// thread, which showed in the fleet benchmark (BENCHMARKS.md, P3). A compiled pattern is immutable.
 const compiledPatterns = new LRUCache<string, TagPattern>({ max: 5000 });
 
 /** An optional pattern: absent when empty, compiled (and probed) once, then reused. */
 function readPattern(errors: ValidationError[], key: string, source: string, what: string, options: { keyGroup?: boolean } = {}): TagPattern | undefined {
   if (source === '') return undefined;
-  const cacheKey = [what, options.keyGroup === true, source].join('\n');
-  const cached = compiledPatterns.get(cacheKey);
+  const patternKey = cacheKey(what, options.keyGroup === true, source);
+  const cached = compiledPatterns.get(patternKey);
   if (cached) return cached;
   const pattern = collect(errors, key, () => TagPattern.compile(source, what, options));
-  if (pattern) compiledPatterns.set(cacheKey, pattern);
+  if (pattern) compiledPatterns.set(patternKey, pattern);
   return pattern;
 }
 

@@ -3,6 +3,7 @@
 // single-flight; one retry with the new challenge after a 401; a remembered challenge whose token service fails is
 // dropped and the registry asked again; realm rules (http(s) only, no credentials in clear text to another host).
 
+import { cacheKey } from '../cache-key';
 import { Credentials, credentialIdentity } from '../credentials';
 import { redactUrl } from '../http';
 import { Challenge, parseWwwAuthenticate, preferredChallenge } from './challenge';
@@ -162,7 +163,7 @@ function basicAuthorization(credentials: Credentials): string {
 }
 
 function tokenCacheKey(challenge: Challenge, request: RegistryRequest): string {
-  return [challenge.params.realm, challenge.params.service ?? '', request.scope ?? '', credentialIdentity(request.access.credentials)].join('\n');
+  return cacheKey(challenge.params.realm ?? '', challenge.params.service ?? '', request.scope ?? '', credentialIdentity(request.access.credentials));
 }
 
 

@@ -3,6 +3,7 @@
 // digest (immutable), so an unchanged repository costs a tag walk and a HEAD, and no manifest GET.
 
 import { LRUCache } from 'lru-cache';
+import { cacheKey } from '../cache-key';
 import { credentialIdentity } from '../credentials';
 import { NotARegistryError, RegistryNotFoundError, RegistryResponseError } from './errors';
 import { headManifest, ImageMetadata, ImageRef, ManifestDigest, readImageMetadata } from './manifests';
@@ -110,7 +111,7 @@ export class RegistryClient {
   async listTags(configured: ImageRef, call: CallOptions = {}): Promise<TagList> {
     const image = await this.withFallbackCredentials(configured);
     const maxTags = call.maxTags ?? this.options.maxTags;
-    const key = `${imageKey(image)}\n${maxTags}`;
+    const key = cacheKey(imageKey(image), maxTags);
     const recent = call.isFreshListingRequired ? undefined : this.recentTagLists.get(key);
     if (recent && this.deps.now() - recent.atMs < this.options.tagListReuseMs) {
       this.deps.observe?.({ type: 'cache', cache: 'tags', hit: true });
@@ -180,5 +181,5 @@ function isJsonOrEmpty(response: RegistryResponse): boolean {
 
 /** Who asks matters: another user may see other repositories, so credentials are part of the sharing key. */
 function imageKey(image: ImageRef): string {
-  return [image.endpoint.baseUrl, image.repository, credentialIdentity(image.credentials)].join('\n');
+  return cacheKey(image.endpoint.baseUrl, image.repository, credentialIdentity(image.credentials));
 }

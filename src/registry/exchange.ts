@@ -7,6 +7,7 @@ import type http from 'node:http';
 import { rootCertificates } from 'node:tls';
 import { Semaphore } from 'async-mutex';
 import type { Headers, RequestInit, Response } from 'node-fetch';
+import { cacheKey } from '../cache-key';
 import type { Credentials, FoundCredentials, RegistryHost } from '../credentials';
 import { BridgeError } from '../errors';
 import type { Logger } from '../log';
@@ -254,8 +255,9 @@ export class RegistryExchange {
     const remaining = parseRateLimit(headers.get('ratelimit-remaining'));
     if (limit && remaining) this.deps.observe?.({ type: 'rate-limit', host, limit: limit.count, remaining: remaining.count, windowS: limit.windowS });
     const warning = headers.get('warning');
-    if (warning && !this.warningsSeen.has(`${host}\n${warning}`)) {
-      this.warningsSeen.add(`${host}\n${warning}`);
+    const seenKey = cacheKey(host, warning ?? '');
+    if (warning && !this.warningsSeen.has(seenKey)) {
+      this.warningsSeen.add(seenKey);
       this.deps.log.warn('registry warning', { host, warning });
     }
   }

@@ -2,6 +2,7 @@
 // result. Bounded, so a GoCD with thousands of materials cannot grow the sidecar without limit.
 
 import { LRUCache } from 'lru-cache';
+import { cacheKey } from '../cache-key';
 import type { PollRecord } from '../gocd';
 
 export interface MaterialActivity {
@@ -23,7 +24,7 @@ export class ActivityLog {
 
   /** Records a poll; answers the material's outcome before it, if it was polled before. */
   record(poll: PollRecord, atMs: number): PollRecord['outcome'] | undefined {
-    const key = [poll.registry, poll.image, poll.filter, poll.exclude, poll.order].join('\n');
+    const key = cacheKey(poll.registry, poll.image, poll.filter, poll.exclude, poll.order);
     const known = this.materials.get(key);
     const failed = 'error' in poll.outcome ? 1 : 0;
     this.materials.set(key, {
