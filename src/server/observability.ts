@@ -1,6 +1,7 @@
 // The sidecar's view of itself: metrics, recent polls, and what /status and /metrics show of them. Neither holds a
 // secret: loopback peers (an admin on the GoCD server) need no token, other hosts the status token (access.ts).
 
+import type { DroneRequestOutcome } from '../drone';
 import type { PollRecord } from '../gocd';
 import type { Logger } from '../log';
 import type { RegistryEvent } from '../registry';
@@ -38,6 +39,9 @@ export class Observability {
 
   /** For RegistryDeps.observe. */
   readonly observeRegistry = (event: RegistryEvent): void => this.metrics.observeRegistry(event);
+
+  /** For DroneRegistryExtensionOptions.observe. */
+  readonly observeDroneRequest = (outcome: DroneRequestOutcome): void => this.metrics.observeDroneRequest(outcome);
 
   /** GET /status: the page. */
   statusPage(version: string): string {
