@@ -2,6 +2,8 @@
 // plugin/registry client (test/drone/client), which signs the request and reads the answer exactly as
 // drone-runner-docker does, against the sidecar listening on 127.0.0.1.
 
+import { createServer, Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { DRONE_CLIENT_BUILD_TIMEOUT_MS, droneClientBinary, DroneRequest, runDroneClient } from '../support/drone-client';
 import { DRONE_SECRET, startDroneSidecar } from '../support/drone-sidecar';
 
@@ -101,5 +103,35 @@ describe('drone-go\'s registry client against POST /drone/registry', () => {
     for (const secret of ['registry-pa55word', 'hub-pa55word', 'ghcr-pa55word', DRONE_SECRET]) expect(lines).not.toContain(secret);
     // The logger masks the passwords it was told about: a line that tried to show one would hold the mask.
     expect(lines).not.toContain('***');
+  });
+});
+
+describe('what drone-go\'s client makes of each kind of answer (why "nothing" must be 204, never an error)', () => {
+  let server: Server;
+  let base: string;
+  beforeAll(async () => {
+    await droneClientBinary();
+    // Answers as its path says, whatever the signature: the client's side of each status is under test here.
+    server = createServer((req, res) => {
+      const [status, body] = { '/204': [204, ''], '/empty': [200, '[]'], '/null': [200, 'null'], '/500': [500, 'backend down'], '/404': [404, ''], '/302': [302, ''] }[req.url!]!;
+      res.writeHead(status as number, status === 302 ? { Location: '/empty' } : {}).end(body);
+    }).listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  }, DRONE_CLIENT_BUILD_TIMEOUT_MS);
+  afterAll(() => server.close());
+
+  const list = (path: string) => runDroneClient({ endpoint: `${base}${path}`, secret: DRONE_SECRET, request: {} });
+
+  it.each(['/204', '/empty', '/null'])('reads %s as no credentials and no error', async (path) => {
+    expect(await list(path)).toEqual({ registries: [] });
+  });
+
+  it.each([
+    ['/500', 500, 'backend down'],
+    ['/404', 404, 'Not Found'],
+    ['/302', 302, 'Found'], // redirects are not followed
+  ])('reads %s as an error, which makes the runner drop every credential source', async (path, status, error) => {
+    expect(await list(path)).toMatchObject({ registries: [], status, error });
   });
 });

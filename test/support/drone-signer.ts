@@ -3,6 +3,8 @@
 // 99designs/httpsignatures-go): the tests that prove compatibility use drone-go itself (test/drone/client).
 
 import { createHash, createHmac } from 'node:crypto';
+import type { OutgoingHttpHeaders } from 'node:http';
+import { httpRequest, HttpResponse } from './http-request';
 
 /** The headers drone-go signs, in its order. */
 export const DRONE_SIGNED_HEADERS = ['accept', 'accept-encoding', 'content-type', 'date', 'digest'];
@@ -53,4 +55,11 @@ export function droneSignature(secret: string, algorithm: string, signed: string
 /** As node's headersDistinct shows them: lower-case names, every value. */
 export function distinct(headers: Record<string, string>): Record<string, string[]> {
   return Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), [value]]));
+}
+
+/** POSTs a signed request to the endpoint; `change` edits the headers after signing (a tampering test). */
+export function postSigned(endpoint: string, signing: DroneSigning, change: (headers: OutgoingHttpHeaders) => void = () => undefined): Promise<HttpResponse> {
+  const headers: OutgoingHttpHeaders = signDroneRequest({ target: new URL(endpoint).pathname, ...signing });
+  change(headers);
+  return httpRequest(endpoint, { method: 'POST', headers, body: Buffer.from(signing.body) });
 }

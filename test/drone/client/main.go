@@ -58,7 +58,7 @@ func main() {
 			if errors.As(err, &droneErr) {
 				out.Status = droneErr.Code
 			}
-		} else {
+		} else if registries != nil { // a JSON null leaves none, which reads as none here too
 			out.Registries = registries
 		}
 		out.Picked = map[string]*string{}
