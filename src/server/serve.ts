@@ -60,6 +60,7 @@ export async function serve(options: ServeOptions, env: NodeJS.ProcessEnv = proc
   }
   const observability = new Observability(log);
   const credentialsFile = credentialsPath ? await openCredentialsFile(log, env, credentialsPath) : undefined;
+  if (credentialsFile) observability.showCredentialsFile(credentialsFile);
   const registry = new RegistryClient(realRegistryDeps(log, credentialStoreWith(log, env, credentialsFile), observability.observeRegistry));
   const context = { registry, log, now: Date.now, observePoll: observability.observePoll };
   const drone =
