@@ -4,8 +4,9 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
+import type { CredentialsFileStore } from '../credentials';
 import { credentialStoreWith, openCredentialsFile, realLogger, realRegistryDeps } from '../deps';
-import { DroneRegistryExtension, ownLogin, SIGNATURE_DEFAULTS } from '../drone';
+import { DroneRegistryExtension, ownLogin, SIGNATURE_DEFAULTS, SignatureOptions } from '../drone';
 import type { Logger } from '../log';
 import { RegistryClient } from '../registry';
 import { describePolicy, isLoopbackAddress } from './access';
@@ -63,31 +64,15 @@ export async function serve(options: ServeOptions, env: NodeJS.ProcessEnv = proc
   if (credentialsFile) observability.showCredentialsFile(credentialsFile);
   const registry = new RegistryClient(realRegistryDeps(log, credentialStoreWith(log, env, credentialsFile), observability.observeRegistry));
   const context = { registry, log, now: Date.now, observePoll: observability.observePoll };
-  const drone =
-    droneSecrets && credentialsFile
-      ? new DroneRegistryExtension({
-          ...SIGNATURE_DEFAULTS,
-          secrets: droneSecrets,
-          allowHmacSha1: options.droneAllowHmacSha1 ?? SIGNATURE_DEFAULTS.allowHmacSha1,
-          maxClockSkewMs: options.droneMaxClockSkewMs ?? SIGNATURE_DEFAULTS.maxClockSkewMs,
-          credentials: credentialsFile,
-          resolveEntry: ownLogin,
-          log,
-          observe: observability.observeDroneRequest,
-        })
-      : undefined;
-  const appOptions: AppOptions = { token, allowRemoteGoCd: options.allowRemoteGoCd, statusToken, version: options.version, context, log, observability, drone };
+  const drone = droneSecrets && credentialsFile && droneExtension(droneSecrets, credentialsFile, options, observability);
+  const appOptions: AppOptions = { token, allowRemoteGoCd: options.allowRemoteGoCd, statusToken, version: options.version, context, log, observability, drone: drone?.extension };
   const server = createSidecarServer(appOptions);
   const { address, port } = await listen(server, options.listen);
   process.stdout.write(`GOCD_REGISTRY_BRIDGE_READY port=${port} version=${options.version} pid=${process.pid}\n`);
   log.info('listening', { address, port, version: options.version, pid: process.pid, status: `http://${urlHost(address)}:${port}/status` });
   if (drone) {
-    log.info('drone registry extension on', {
-      endpoint: `http://${urlHost(address)}:${port}/drone/registry`,
-      secrets: droneSecrets?.length,
-      allowHmacSha1: options.droneAllowHmacSha1 ?? false,
-      maxClockSkewSeconds: (options.droneMaxClockSkewMs ?? SIGNATURE_DEFAULTS.maxClockSkewMs) / 1000,
-    });
+    const { secrets, allowHmacSha1, maxClockSkewMs } = drone.settings;
+    log.info('drone registry extension on', { endpoint: `http://${urlHost(address)}:${port}/drone/registry`, secrets: secrets.length, allowHmacSha1, maxClockSkewSeconds: maxClockSkewMs / 1000 });
   }
   if (!isLoopbackAddress(address)) warnBeyondLoopback(address, appOptions, log);
   if (options.statusPort !== undefined) listenForStatus(options.statusPort, appOptions, log);
@@ -105,6 +90,22 @@ export async function serve(options: ServeOptions, env: NodeJS.ProcessEnv = proc
   }
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+}
+
+/**
+ * The Drone registry extension over the credentials file, and the signature settings it runs with (for the log).
+ * TODO(issue 11, ECR part): resolveEntry becomes the ECR token exchange for ECR entries.
+ */
+function droneExtension(secrets: string[], credentialsFile: CredentialsFileStore, options: ServeOptions, observability: Observability) {
+  const settings: SignatureOptions = {
+    ...SIGNATURE_DEFAULTS,
+    secrets,
+    allowHmacSha1: options.droneAllowHmacSha1 ?? SIGNATURE_DEFAULTS.allowHmacSha1,
+    maxClockSkewMs: options.droneMaxClockSkewMs ?? SIGNATURE_DEFAULTS.maxClockSkewMs,
+  };
+  const { log, observeDroneRequest } = observability;
+  const extension = new DroneRegistryExtension({ ...settings, credentials: credentialsFile, resolveEntry: ownLogin, log, observe: observeDroneRequest });
+  return { extension, settings };
 }
 
 async function listen(server: Server, at: ListenAddress): Promise<AddressInfo> {
