@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian machine lacks for building and testing, and nothing else:
 # Debian's docker-registry (the real registry the tests run), gradle 4.4.1, htpasswd, a JDK, pgrep, chromium
-# (renders the status page in a test); then npm ci.
+# (renders the status page in a test), go (builds Drone's own client for the Drone extension's tests); then npm ci,
+# and the Go modules of that client into the module cache, so its builds need no network afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +14,7 @@ command -v javac >/dev/null || missing+=(default-jdk-headless)
 command -v pgrep >/dev/null || missing+=(procps)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v openssl >/dev/null || missing+=(openssl)
+command -v go >/dev/null || missing+=(golang-go)
 if ((${#missing[@]} > 0)); then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
@@ -31,3 +33,6 @@ fi
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi
+
+# go.sum pins every module; `go mod download` is a no-op once they are in the module cache.
+(cd test/drone/client && GOFLAGS=-mod=mod go mod download)

@@ -32,12 +32,20 @@ export function realFetch(): FetchLike {
  * A credentials file that cannot be used at start is an error, not a silent fallback.
  */
 export async function realCredentialStore(log: Logger, env: NodeJS.ProcessEnv = process.env, credentialsFile = env.GOCD_REGISTRY_BRIDGE_CREDENTIALS): Promise<CredentialStore> {
+  return credentialStoreWith(log, env, credentialsFile ? await openCredentialsFile(log, env, credentialsFile) : undefined);
+}
+
+/** The credentials file, loaded and watched: serve hands the same one to the registry client and to Drone requests. */
+export function openCredentialsFile(log: Logger, env: NodeJS.ProcessEnv, credentialsFile: string): Promise<CredentialsFileStore> {
+  return CredentialsFileStore.open(credentialsFile, { log, env });
+}
+
+/** The credential store over an opened credentials file (if any), then the docker config. */
+export function credentialStoreWith(log: Logger, env: NodeJS.ProcessEnv, file: CredentialsFileStore | undefined): CredentialStore {
   const dockerConfig = dockerConfigSource(
     dockerConfigCredentials({ configDir: env.DOCKER_CONFIG, homeDir: os.homedir(), runHelper: runCredentialHelper, now: Date.now, log }),
   );
-  if (!credentialsFile) return new CredentialStore([dockerConfig]);
-  const file = await CredentialsFileStore.open(credentialsFile, { log, env });
-  return new CredentialStore([credentialsFileSource(file), dockerConfig]);
+  return new CredentialStore(file ? [credentialsFileSource(file), dockerConfig] : [dockerConfig]);
 }
 
 export function realRegistryDeps(log: Logger, credentialStore: CredentialStore, observe?: RegistryDeps['observe']): RegistryDeps {

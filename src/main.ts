@@ -3,7 +3,7 @@
 import { parseArgs } from 'node:util';
 import { version } from '../package.json';
 import { CommandIo, EXIT, runImages, runPoll, UsageError } from './cli';
-import { DEFAULT_LISTEN, ListenAddress, listenOnLoopbackPort, parseListenAddress, serve, ServeOptionError } from './server';
+import { DEFAULT_LISTEN, ListenAddress, listenOnLoopbackPort, parseClockSkew, parseListenAddress, serve, ServeOptionError } from './server';
 
 const USAGE = `gocd-registry-bridge ${version}: Docker/OCI registry tags as GoCD package materials
 
@@ -36,17 +36,26 @@ Options:
   --credentials FILE       the credentials file (a YAML list of registry address, username and password or
                            password_file/password_env; the format of drone-registry-plugin), read for every
                            package repository without a Username, and reloaded when it changes
+  --drone-registry-secret-file FILE
+                           serve Drone runners' registry-extension calls at POST /drone/registry, signed with
+                           a secret in FILE (one a line, several while rotating; the runners'
+                           DRONE_REGISTRY_PLUGIN_TOKEN); needs --credentials, whose entries it answers with
+  --drone-allow-hmac-sha1  also accept Drone signatures made with hmac-sha1 (old clients; hmac-sha256 otherwise)
+  --drone-max-clock-skew SECONDS
+                           how far a Drone request's Date may be from this clock (default 300; 0: no check)
   --token-stdin            read the bearer token from the first line of stdin (what the plugin does);
                            otherwise the token comes from GOCD_REGISTRY_BRIDGE_TOKEN
   --exit-on-stdin-eof      exit when stdin closes (the plugin's JVM is gone)
 
 Routes: POST /gocd/... needs the token (and a loopback peer unless --allow-remote-gocd); GET /health is open;
-GET /status and /metrics are open to loopback peers and need the status token from others.
+GET /status and /metrics are open to loopback peers and need the status token from others; POST /drone/registry
+(with a Drone secret) needs a request signed with it, from any peer.
 
 Environment:
   GOCD_REGISTRY_BRIDGE_TOKEN        the token, when --token-stdin is not given
   GOCD_REGISTRY_BRIDGE_STATUS_TOKEN the status token, instead of --status-token-file
   GOCD_REGISTRY_BRIDGE_CREDENTIALS  the credentials file, instead of --credentials
+  GOCD_REGISTRY_BRIDGE_DRONE_SECRET the Drone secret(s), one a line, instead of --drone-registry-secret-file
   GOCD_REGISTRY_BRIDGE_LOG_LEVEL    debug | info | warn | error (default info); logs are JSON lines on stderr
   GOCD_REGISTRY_BRIDGE_STATUS_PORT  also serve /status and /metrics on this fixed loopback port
   DOCKER_CONFIG                     where docker's config.json is (credentials for repositories without any)
@@ -98,6 +107,9 @@ async function runServe(argv: string[]): Promise<number | undefined> {
       'allow-remote-gocd': { type: 'boolean', default: false },
       'status-token-file': { type: 'string' },
       credentials: { type: 'string' },
+      'drone-registry-secret-file': { type: 'string' },
+      'drone-allow-hmac-sha1': { type: 'boolean', default: false },
+      'drone-max-clock-skew': { type: 'string' },
       'token-stdin': { type: 'boolean', default: false },
       'exit-on-stdin-eof': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -115,6 +127,9 @@ async function runServe(argv: string[]): Promise<number | undefined> {
     allowRemoteGoCd: values['allow-remote-gocd'],
     statusTokenFile: values['status-token-file'],
     credentialsFile: values.credentials,
+    droneSecretFile: values['drone-registry-secret-file'],
+    droneAllowHmacSha1: values['drone-allow-hmac-sha1'],
+    droneMaxClockSkewMs: values['drone-max-clock-skew'] === undefined ? undefined : parseClockSkew(values['drone-max-clock-skew']),
     statusPort: statusPort === undefined ? undefined : Number(statusPort),
     tokenFromStdin: values['token-stdin'],
     exitOnStdinEof: values['exit-on-stdin-eof'],

@@ -438,16 +438,30 @@ const CREDENTIALS_FILE_RULES: FileRules = {
       `chown ${uid ?? '<sidecar user>'} ${file} && chmod go-w ${file}`,
   }),
 };
-// A password file is a secret: nobody else may read it, and nobody else may swap it.
-const PASSWORD_FILE_RULES: FileRules = {
+// A file of secrets: nobody else may read it, and nobody else may swap it. `setting` names where its path is given.
+const secretFileRules = (setting: string, holds: string): FileRules => ({
   forbiddenModeBits: 0o066,
   fixes: (file, uid) => ({
-    missing: `create it, owned by ${sidecarUser(uid)} with mode 600, or correct password_file`,
+    missing: `create it, owned by ${sidecarUser(uid)} with mode 600, or correct ${setting}`,
     unreadable: `make it readable by ${sidecarUser(uid)}`,
-    'not-a-small-file': 'point password_file at a regular file holding only the password',
-    untrusted: `it holds a password, so only the sidecar's user may read or write it: chown ${uid ?? '<sidecar user>'} ${file} && chmod 600 ${file}`,
+    'not-a-small-file': `point ${setting} at a regular file holding only ${holds}`,
+    untrusted: `it holds ${holds}, so only the sidecar's user may read or write it: chown ${uid ?? '<sidecar user>'} ${file} && chmod 600 ${file}`,
   }),
-};
+});
+const PASSWORD_FILE_RULES = secretFileRules('password_file', 'a password');
+
+/**
+ * A file of secrets the sidecar itself uses (serve --drone-registry-secret-file), read under the password_file
+ * rules: a regular file of at most maxBytes, owned by the sidecar's user or root, that nobody else may read or
+ * write. `setting` names the option that gave the path, for the message and its fix.
+ */
+export async function readSecretFile(file: string, setting: string, options: { uid: number | undefined; maxBytes: number }): Promise<string> {
+  const rules = secretFileRules(setting, 'secrets');
+  const { bytes } = await readProtected(file, rules, { ...CREDENTIALS_FILE_DEFAULTS, uid: options.uid }, options.maxBytes, new Map()).catch((err) => {
+    throw fileProblemError(err, `${setting} ${file}`, rules.fixes(file, options.uid));
+  });
+  return bytes.toString('utf8');
+}
 
 // O_NONBLOCK: a FIFO put at the path opens at once instead of waiting for a writer. O_NOCTTY: a terminal never
 // becomes the sidecar's controlling terminal.

@@ -7,6 +7,6 @@ export { dockerConfigCredentials, runCredentialHelper } from './docker-config';
 export type { DockerConfigOptions, DockerConfigSource } from './docker-config';
 export { CredentialStore, credentialsFileSource, dockerConfigSource } from './store';
 export type { CredentialSource, FoundCredentials } from './store';
-export { CredentialsFileStore, InvalidCredentialsFileError } from './credentials-file';
-export type { CredentialsEntry, DroneCredentialsRequest } from './credentials-file';
+export { CredentialsFileStore, InvalidCredentialsFileError, readSecretFile } from './credentials-file';
+export type { CredentialsEntry, CredentialsFileStatus, DroneCredentialsRequest } from './credentials-file';
 export { normalizeRegistryAddress } from './registry-address';

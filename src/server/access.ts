@@ -4,6 +4,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import ipaddr from 'ipaddr.js';
+import type { DroneRegistryExtension } from '../drone';
 import { tokenChecker } from './token-check';
 
 /**
@@ -11,12 +12,13 @@ import { tokenChecker } from './token-check';
  *   another container or pod).
  * - `none`: anyone who reaches the port (/health).
  * - `status`: loopback peers freely; other peers with the status token, and not at all when none is configured.
+ * - `drone`: any peer, with a request signed by a Drone shared secret (HMAC over the headers, the body's Digest
+ *   among them). The signature covers the body, so this check runs once the body has arrived, before the handler.
  *
- * Coming with their services: `drone` (the Drone registry extension's HMAC request signature) and
- * `status-registry` (the build-status registry's API token). A new member here fails to compile until
- * accessChecks() and describePolicy() say how it is checked and what it means.
+ * Coming with its service: `status-registry` (the build-status registry's API token). A new member here fails to
+ * compile until accessChecks() and describePolicy() say how it is checked and what it means.
  */
-export type AuthPolicy = 'gocd' | 'none' | 'status';
+export type AuthPolicy = 'gocd' | 'none' | 'status' | 'drone';
 
 export interface AccessOptions {
   /** The shim's token (stdin in managed mode, GOCD_REGISTRY_BRIDGE_TOKEN in external mode). */
@@ -27,15 +29,30 @@ export interface AccessOptions {
   statusToken?: string;
   /** Where a request comes from; tests pass another address to play a peer on another host. */
   peerAddress?: (req: IncomingMessage) => string | undefined;
+  /** serve --drone-registry-secret-file: the extension whose secrets sign Drone requests; none, none admitted. */
+  drone?: DroneRegistryExtension;
 }
 
 export interface Refusal {
-  status: 401 | 403;
+  /** 400 for a bad request signature: what drone-go's handlers answer, and what Drone's clients expect. */
+  status: 400 | 401 | 403;
   message: string;
 }
 
-/** Undefined when the request may go on. */
-export type AccessCheck = (req: IncomingMessage) => Refusal | undefined;
+/** What a policy that reads the body learned about a request it admitted, handed on to the route's handler. */
+export interface AccessGrant {
+  /** The shared secret that signed the request (one of several while a secret is rotated): it keys an encrypted answer. */
+  signedWith: string;
+}
+
+/**
+ * Most policies decide from the headers, before the body is read (undefined: the request may go on). A policy
+ * whose proof covers the body decides once the whole body has arrived, within the route's body cap and deadline,
+ * and still before the handler runs.
+ */
+export type AccessCheck =
+  | { reads: 'headers'; check(req: IncomingMessage): Refusal | undefined }
+  | { reads: 'body'; check(req: IncomingMessage, body: Buffer): Refusal | AccessGrant };
 
 /** What each refusal says: the cause, and for a peer refused as such, how to let it in. */
 const REFUSED = {
@@ -47,6 +64,7 @@ const REFUSED = {
       'another container or host, start serve with --allow-remote-gocd',
   },
   statusToken: { status: 401, message: 'gocd-registry-bridge: missing or wrong status token' },
+  droneOff: { status: 403, message: 'gocd-registry-bridge: the Drone registry extension is off; start serve with --drone-registry-secret-file FILE' },
   remoteStatus: {
     status: 403,
     message:
@@ -56,25 +74,42 @@ const REFUSED = {
 } satisfies Record<string, Refusal>;
 
 export function accessChecks(options: AccessOptions): Record<AuthPolicy, AccessCheck> {
-  const isLoopbackPeer = loopbackPeerCheck(options.peerAddress ?? ((req) => req.socket.remoteAddress));
+  const peerAddress = options.peerAddress ?? ((req: IncomingMessage) => req.socket.remoteAddress);
+  const isLoopbackPeer = loopbackPeerCheck(peerAddress);
   const gocdTokenMatches = tokenChecker(options.gocdToken);
   const statusTokenMatches = options.statusToken === undefined ? undefined : tokenChecker(options.statusToken);
+  const { drone } = options;
   return {
-    gocd: (req) => {
+    gocd: onHeaders((req) => {
       if (!options.allowRemoteGoCd && !isLoopbackPeer(req)) return REFUSED.remoteGoCd;
       return gocdTokenMatches(req.headers.authorization) ? undefined : REFUSED.gocdToken;
-    },
-    none: () => undefined,
-    status: (req) => {
+    }),
+    none: onHeaders(() => undefined),
+    status: onHeaders((req) => {
       if (isLoopbackPeer(req)) return undefined;
       if (statusTokenMatches === undefined) return REFUSED.remoteStatus;
       return statusTokenMatches(req.headers.authorization) ? undefined : REFUSED.statusToken;
-    },
+    }),
+    drone:
+      drone === undefined
+        ? onHeaders(() => REFUSED.droneOff)
+        : {
+            reads: 'body',
+            check: (req, body) => {
+              const signed = { method: req.method ?? 'POST', target: req.url ?? '/', headers: req.headersDistinct, body };
+              const verdict = drone.verify(signed, peerAddress(req));
+              return verdict.accepted ? { signedWith: verdict.secret } : { status: 400, message: `gocd-registry-bridge: Invalid or Missing Signature: ${verdict.reason}` };
+            },
+          },
   };
 }
 
+function onHeaders(check: (req: IncomingMessage) => Refusal | undefined): AccessCheck {
+  return { reads: 'headers', check };
+}
+
 /** Who gets through, in words: for the warning when serve listens beyond loopback. */
-export function describePolicy(policy: AuthPolicy, options: Omit<AccessOptions, 'gocdToken'>): string {
+export function describePolicy(policy: AuthPolicy, options: Omit<AccessOptions, 'gocdToken' | 'drone'>): string {
   const descriptions: Record<AuthPolicy, string> = {
     gocd: options.allowRemoteGoCd
       ? "the shim's token, from any peer (--allow-remote-gocd)"
@@ -84,6 +119,7 @@ export function describePolicy(policy: AuthPolicy, options: Omit<AccessOptions, 
       options.statusToken === undefined
         ? 'loopback peers only (no status token configured)'
         : 'loopback peers, and others with the status token',
+    drone: 'any peer, with a request signed by a Drone shared secret (HMAC over the headers and the body\'s digest)',
   };
   return descriptions[policy];
 }

@@ -1,16 +1,17 @@
-// The sidecar's routes: the shim forwards each GoCD call to POST /gocd/<extension>/<version>/<request>; /health,
-// /status and /metrics show how it is doing. docs/sidecar-protocol.md lists the same table; a test keeps the two
-// alike.
+// The sidecar's routes: the shim forwards each GoCD call to POST /gocd/<extension>/<version>/<request>; Drone
+// runners, when serve has a Drone secret, post to /drone/registry; /health, /status and /metrics show how it is
+// doing. docs/sidecar-protocol.md lists the same table; a test keeps the two alike.
 
 import { randomBytes } from 'node:crypto';
 import type { RequestListener, Server } from 'node:http';
+import type { DroneRegistryExtension } from '../drone';
 import { dispatch, GoCdContext } from '../gocd';
 import type { Logger } from '../log';
 import { accessChecks, AccessOptions } from './access';
 import type { Observability } from './observability';
 import { createRouter, createRouterServer, Reply, Route, RouterOptions } from './router';
 
-export interface AppOptions extends Omit<AccessOptions, 'gocdToken' | 'allowRemoteGoCd'> {
+export interface AppOptions extends Omit<AccessOptions, 'gocdToken' | 'allowRemoteGoCd' | 'drone'> {
   token: string;
   /** serve --allow-remote-gocd; false when not given. */
   allowRemoteGoCd?: boolean;
@@ -18,6 +19,8 @@ export interface AppOptions extends Omit<AccessOptions, 'gocdToken' | 'allowRemo
   context: GoCdContext;
   log: Logger;
   observability: Observability;
+  /** serve --drone-registry-secret-file: mounts POST /drone/registry; without it that path is 404. */
+  drone?: DroneRegistryExtension;
 }
 
 // GoCD request bodies are a few KiB of configuration; anything far larger is not from GoCD.
@@ -29,6 +32,11 @@ const GOCD_TIMEOUT_MS = 55_000;
 const STATUS_BODY_BYTES = 1024;
 // Rendering the page or the metrics takes milliseconds; a wait this long means the process is in trouble.
 const STATUS_TIMEOUT_MS = 10_000;
+// A runner's {repo, build} is a few KiB; the cap keeps anything else from being read and hashed.
+const DRONE_BODY_BYTES = 1024 * 1024;
+// Answers come from memory in a millisecond (ECR logins are refreshed in the background); this stays well inside
+// the runner's own one-minute limit, so a stuck call gets our line rather than the runner's timeout.
+const DRONE_TIMEOUT_MS = 30_000;
 
 /** Every route the sidecar serves, each with who may call it. */
 export function sidecarRoutes(options: AppOptions): Route[] {
@@ -42,8 +50,22 @@ export function sidecarRoutes(options: AppOptions): Route[] {
       timeoutMs: GOCD_TIMEOUT_MS,
       handle: ({ params, body, headers }) => handleGoCdCall(params, body, headers['x-request-id'], options),
     },
+    ...(options.drone ? [droneRoute(options.drone)] : []),
     ...statusRoutes(options),
   ];
+}
+
+function droneRoute(drone: DroneRegistryExtension): Route {
+  return {
+    name: 'drone-registry',
+    methods: ['POST'],
+    path: '/drone/registry',
+    auth: 'drone',
+    maxBodyBytes: DRONE_BODY_BYTES,
+    timeoutMs: DRONE_TIMEOUT_MS,
+    // The drone policy admits only signed requests, and names the secret that signed this one.
+    handle: ({ bodyBytes, headers, grant }) => drone.answer({ body: bodyBytes, acceptEncoding: headers['accept-encoding'], secret: grant!.signedWith }),
+  };
 }
 
 /** /health, /status and /metrics: also served on the optional fixed status port. */
@@ -84,8 +106,8 @@ function routerOptions(options: AppOptions): RouterOptions {
 }
 
 function accessOptions(options: AppOptions): AccessOptions {
-  const { token, allowRemoteGoCd = false, statusToken, peerAddress } = options;
-  return { gocdToken: token, allowRemoteGoCd, statusToken, peerAddress };
+  const { token, allowRemoteGoCd = false, statusToken, peerAddress, drone } = options;
+  return { gocdToken: token, allowRemoteGoCd, statusToken, peerAddress, drone };
 }
 
 async function handleGoCdCall(params: Readonly<Record<string, string>>, body: string, presentedId: string | string[] | undefined, options: AppOptions): Promise<Reply> {

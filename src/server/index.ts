@@ -1,6 +1,6 @@
 // The HTTP side of the sidecar: one route table in which every route names who may call it (GoCD calls forwarded
-// by the Java shim, /health, /status, /metrics), and the `serve` command that runs it. Imports gocd/; only main.ts
-// imports it.
+// by the Java shim, Drone's registry extension, /health, /status, /metrics), and the `serve` command that runs it.
+// Imports gocd/ and drone/; only main.ts imports it.
 
 export { createApp, sidecarRoutes } from './app';
 export type { AppOptions } from './app';
@@ -9,5 +9,5 @@ export { createRouter } from './router';
 export type { Route } from './router';
 export { Observability } from './observability';
 export { serve } from './serve';
-export { DEFAULT_LISTEN, listenOnLoopbackPort, parseListenAddress, readStatusToken, ServeOptionError } from './serve-options';
+export { DEFAULT_LISTEN, listenOnLoopbackPort, parseClockSkew, parseListenAddress, readDroneSecrets, readStatusToken, ServeOptionError } from './serve-options';
 export type { ListenAddress } from './serve-options';

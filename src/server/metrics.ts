@@ -1,9 +1,10 @@
-// Prometheus metrics (GET /metrics): what GoCD asked and how it went, what that cost at each registry, and how
-// often caches and retries saved or spent requests. Labels are bounded: request names come from the dispatch
-// table, hosts from the configured registries.
+// Prometheus metrics (GET /metrics): what GoCD asked and how it went, what that cost at each registry, how
+// often caches and retries saved or spent requests, and how Drone's registry requests ended. Labels are bounded:
+// request names come from the dispatch table, hosts from the configured registries, outcomes from a fixed list.
 
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { KNOWN_REQUESTS } from '../gocd';
+import type { DroneRequestOutcome } from '../drone';
 import type { RegistryEvent } from '../registry';
 
 export class BridgeMetrics {
@@ -66,6 +67,13 @@ export class BridgeMetrics {
     registers: [this.registry],
   });
 
+  private readonly droneRequests = new Counter({
+    name: 'gocd_registry_bridge_drone_registry_requests_total',
+    help: 'Drone registry-extension requests by outcome: served, none_entitled (204), bad_signature, stale_date, bad_digest, bad_body, error (500)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
   observeGoCdRequest(requestName: string, outcome: 'success' | 'failure', durationSeconds: number): void {
     const request = KNOWN_REQUESTS.has(requestName) ? requestName : 'unknown';
     this.gocdRequests.inc({ request, outcome });
@@ -91,5 +99,9 @@ export class BridgeMetrics {
         this.rateLimitLimit.set({ host: event.host }, event.limit);
         break;
     }
+  }
+
+  observeDroneRequest(outcome: DroneRequestOutcome): void {
+    this.droneRequests.inc({ outcome });
   }
 }

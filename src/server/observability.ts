@@ -1,6 +1,8 @@
 // The sidecar's view of itself: metrics, recent polls, and what /status and /metrics show of them. Neither holds a
 // secret: loopback peers (an admin on the GoCD server) need no token, other hosts the status token (access.ts).
 
+import type { CredentialsFileStatus } from '../credentials';
+import type { DroneRequestOutcome } from '../drone';
 import type { PollRecord } from '../gocd';
 import type { Logger } from '../log';
 import type { RegistryEvent } from '../registry';
@@ -15,6 +17,7 @@ export class Observability {
   readonly metrics = new BridgeMetrics();
   readonly activity = new ActivityLog();
   private readonly startedAtMs: number;
+  private credentialsFile?: { status(): CredentialsFileStatus };
 
   constructor(
     readonly log: Logger,
@@ -39,10 +42,19 @@ export class Observability {
   /** For RegistryDeps.observe. */
   readonly observeRegistry = (event: RegistryEvent): void => this.metrics.observeRegistry(event);
 
+  /** For DroneRegistryExtensionOptions.observe. */
+  readonly observeDroneRequest = (outcome: DroneRequestOutcome): void => this.metrics.observeDroneRequest(outcome);
+
+  /** Lists the credentials file's entries (never their secrets) on the status page. */
+  showCredentialsFile(file: { status(): CredentialsFileStatus }): void {
+    this.credentialsFile = file;
+  }
+
   /** GET /status: the page. */
   statusPage(version: string): string {
     const nowMs = this.now();
-    return renderStatusPage({ version, startedAtMs: this.startedAtMs, nowMs, windowMs: STATUS_WINDOW_MS, materials: this.activity.recent(nowMs, STATUS_WINDOW_MS) });
+    const materials = this.activity.recent(nowMs, STATUS_WINDOW_MS);
+    return renderStatusPage({ version, startedAtMs: this.startedAtMs, nowMs, windowMs: STATUS_WINDOW_MS, materials, credentials: this.credentialsFile?.status() });
   }
 
   /** GET /metrics: Prometheus text, with its content type. */

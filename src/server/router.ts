@@ -2,12 +2,13 @@
 // framework's routing and request decoration would cost more than the dispatch work. Each route states its
 // methods, path, auth policy (access.ts), body cap and deadline. In order, a request gets: 404 for an unknown path,
 // 405 with Allow for a known path and another method, the policy's refusal, 413 for a body over the cap, 408 for a
-// body still arriving at the deadline, 503 for a handler still working then, 500 for a handler that threw; each is
-// one plain-text line, never a stack trace.
+// body still arriving at the deadline, the refusal of a policy that reads the body (a signature over it), 503 for a
+// handler still working at the deadline, 500 for a handler that threw; each is one plain-text line, never a stack
+// trace. A refused request never reaches the handler.
 
 import { createServer, IncomingHttpHeaders, IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
 import type { Logger } from '../log';
-import type { AccessCheck, AuthPolicy } from './access';
+import type { AccessCheck, AccessGrant, AuthPolicy, Refusal } from './access';
 
 export type RouteMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
@@ -30,14 +31,19 @@ export interface RouteRequest {
   params: Readonly<Record<string, string>>;
   /** The whole body as UTF-8 ('' when none was sent). */
   body: string;
+  /** The same, as the bytes that arrived. */
+  bodyBytes: Buffer;
   headers: IncomingHttpHeaders;
+  /** What a policy that reads the body learned (the drone policy: which secret signed the request). */
+  grant?: AccessGrant;
 }
 
 export interface Reply {
   status: number;
-  body: string;
+  body: string | Buffer;
   /** The whole header value, charset included. */
   contentType: string;
+  headers?: Record<string, string>;
 }
 
 export interface RouterOptions {
@@ -74,13 +80,13 @@ export function createRouter(routes: readonly Route[], options: RouterOptions): 
         pathMatched ??= entry;
         continue;
       }
-      const refusal = options.access[entry.route.auth](req);
+      const access = options.access[entry.route.auth];
+      const refusal = access.reads === 'headers' ? access.check(req) : undefined;
       if (refusal) {
-        options.log.debug('refused', { route: entry.route.name, status: refusal.status, peer: req.socket.remoteAddress });
-        send(res, refusal.status, refusal.message, TEXT, refusal.status === 401 ? { 'WWW-Authenticate': 'Bearer realm="gocd-registry-bridge"' } : {});
+        refuse(req, res, entry.route, refusal, options.log);
         return;
       }
-      void serveRoute(req, res, entry.route, path, paramsOf(entry, match), options.log);
+      void serveRoute(req, res, entry.route, path, paramsOf(entry, match), access, options.log);
       return;
     }
     if (pathMatched) send(res, 405, `gocd-registry-bridge: ${method} is not allowed on ${path}; use ${pathMatched.allow}`, TEXT, { Allow: pathMatched.allow });
@@ -95,10 +101,23 @@ export function createRouterServer(routes: readonly Route[], options: RouterOpti
   return createServer(timeouts, createRouter(routes, options));
 }
 
-async function serveRoute(req: IncomingMessage, res: ServerResponse, route: Route, path: string, params: Record<string, string>, log: Logger): Promise<void> {
+function refuse(req: IncomingMessage, res: ServerResponse, route: Route, refusal: Refusal, log: Logger): void {
+  log.debug('refused', { route: route.name, status: refusal.status, peer: req.socket.remoteAddress });
+  send(res, refusal.status, refusal.message, TEXT, refusal.status === 401 ? { 'WWW-Authenticate': 'Bearer realm="gocd-registry-bridge"' } : {});
+}
+
+async function serveRoute(
+  req: IncomingMessage,
+  res: ServerResponse,
+  route: Route,
+  path: string,
+  params: Record<string, string>,
+  access: AccessCheck,
+  log: Logger,
+): Promise<void> {
   let bodyArrived = false;
   let answered = false;
-  const answer = (status: number, body: string, contentType: string, headers: Record<string, string> = {}): void => {
+  const answer = (status: number, body: string | Buffer, contentType: string, headers: Record<string, string> = {}): void => {
     answered = true;
     clearTimeout(deadline);
     send(res, status, body, contentType, headers);
@@ -111,7 +130,7 @@ async function serveRoute(req: IncomingMessage, res: ServerResponse, route: Rout
   }, route.timeoutMs);
   deadline.unref();
 
-  let body: string | undefined;
+  let body: Buffer | undefined;
   try {
     body = await readBody(req, route.maxBodyBytes);
   } catch (err) {
@@ -127,10 +146,20 @@ async function serveRoute(req: IncomingMessage, res: ServerResponse, route: Rout
     answer(413, 'gocd-registry-bridge: request entity too large', TEXT);
     return;
   }
+  let grant: AccessGrant | undefined;
+  if (access.reads === 'body') {
+    const verdict = access.check(req, body);
+    if ('status' in verdict) {
+      clearTimeout(deadline);
+      refuse(req, res, route, verdict, log);
+      return;
+    }
+    grant = verdict;
+  }
   try {
-    const reply = await route.handle({ params, body, headers: req.headers });
+    const reply = await route.handle({ params, body: body.toString('utf8'), bodyBytes: body, headers: req.headers, grant });
     if (answered) log.warn('finished after its deadline', { route: route.name, ...params, status: reply.status });
-    else answer(reply.status, reply.body, reply.contentType);
+    else answer(reply.status, reply.body, reply.contentType, reply.headers);
   } catch (err) {
     log.error('internal error', { route: route.name, url: req.url, error: err });
     if (!answered) answer(500, 'gocd-registry-bridge: internal error', TEXT);
@@ -172,14 +201,20 @@ function decodeSegment(segment: string): string {
   }
 }
 
-function send(res: ServerResponse, status: number, body: string, contentType: string, headers: Record<string, string> = {}): void {
+function send(res: ServerResponse, status: number, body: string | Buffer, contentType: string, headers: Record<string, string> = {}): void {
   if (res.headersSent || res.destroyed) return;
+  if (status === 204) {
+    // No content, so no Content-Type or Content-Length either (RFC 9110, section 15.3.5).
+    res.writeHead(status, headers);
+    res.end();
+    return;
+  }
   res.writeHead(status, { ...headers, 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body) });
   res.end(body);
 }
 
-/** The whole body as UTF-8; undefined past maxBytes. */
-function readBody(req: IncomingMessage, maxBytes: number): Promise<string | undefined> {
+/** The whole body's bytes; undefined past maxBytes. */
+function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer | undefined> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -194,7 +229,7 @@ function readBody(req: IncomingMessage, maxBytes: number): Promise<string | unde
       resolve(undefined);
     };
     req.on('data', onData);
-    req.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.once('end', () => resolve(Buffer.concat(chunks)));
     req.once('error', reject);
   });
 }

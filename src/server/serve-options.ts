@@ -1,8 +1,11 @@
-// What `serve` is told to do, checked before it listens: the address (--listen, --port) and the status token
-// (--status-token-file, GOCD_REGISTRY_BRIDGE_STATUS_TOKEN). A bad value stops serve with its cause and fix.
+// What `serve` is told to do, checked before it listens: the address (--listen, --port), the status token
+// (--status-token-file, GOCD_REGISTRY_BRIDGE_STATUS_TOKEN) and the Drone extension's secrets and clock window
+// (--drone-registry-secret-file, GOCD_REGISTRY_BRIDGE_DRONE_SECRET, --drone-max-clock-skew). A bad value stops
+// serve with its cause and fix.
 
 import { readFile, stat } from 'node:fs/promises';
 import { isIP } from 'node:net';
+import { InvalidCredentialsFileError, readSecretFile } from '../credentials';
 import { BridgeError, BridgeErrorInit } from '../errors';
 
 export class ServeOptionError extends BridgeError {
@@ -95,4 +98,64 @@ async function readTokenFile(file: string): Promise<string> {
       cause: err,
     });
   }
+}
+
+// A Drone secret keys an HMAC that anyone who captures one signed request can attack offline: short ones fall.
+const MIN_DRONE_SECRET_LENGTH = 16;
+const MAX_DRONE_SECRET_FILE_BYTES = 64 * 1024;
+const DRONE_SECRET_FIX =
+  'put each secret (DRONE_REGISTRY_PLUGIN_TOKEN of the runners) on a line of its own, at least 16 characters and without ' +
+  'spaces at either end; 32 or more also allow aesgcm answers (openssl rand -hex 16)';
+
+/**
+ * The Drone registry extension's shared secrets from --drone-registry-secret-file (owned by the sidecar's user,
+ * unreadable by others) or GOCD_REGISTRY_BRIDGE_DRONE_SECRET: one a line, several while one is rotated out, blank
+ * lines ignored. Undefined when neither is set (the extension is off). No secret ever appears in a message.
+ */
+export async function readDroneSecrets(file: string | undefined, fromEnv: string | undefined, uid: number | undefined): Promise<string[] | undefined> {
+  if (file !== undefined && fromEnv !== undefined) {
+    throw new ServeOptionError({
+      message: 'the Drone secret is given twice: --drone-registry-secret-file and GOCD_REGISTRY_BRIDGE_DRONE_SECRET',
+      fix: 'keep one of them',
+    });
+  }
+  const source = file === undefined ? 'GOCD_REGISTRY_BRIDGE_DRONE_SECRET' : `--drone-registry-secret-file ${file}`;
+  let text = fromEnv;
+  if (file !== undefined) {
+    try {
+      text = await readSecretFile(file, '--drone-registry-secret-file', { uid, maxBytes: MAX_DRONE_SECRET_FILE_BYTES });
+    } catch (err) {
+      if (!(err instanceof InvalidCredentialsFileError)) throw err;
+      throw new ServeOptionError({ message: err.message, fix: err.fix, cause: err });
+    }
+  }
+  if (text === undefined) return undefined;
+  const secrets: string[] = [];
+  for (const [index, line] of text.split('\n').entries()) {
+    const secret = line.replace(/\r$/, '');
+    if (secret.trim() === '') continue;
+    const problem =
+      secret.trim() !== secret
+        ? 'has spaces at its start or end'
+        : /[\u0000-\u001f\u007f]/.test(secret)
+          ? 'holds control characters'
+          : secret.length < MIN_DRONE_SECRET_LENGTH
+            ? `is shorter than ${MIN_DRONE_SECRET_LENGTH} characters`
+            : undefined;
+    if (problem) throw new ServeOptionError({ message: `${source}: the secret on line ${index + 1} ${problem}`, fix: DRONE_SECRET_FIX });
+    secrets.push(secret);
+  }
+  if (secrets.length === 0) throw new ServeOptionError({ message: `${source} holds no secret`, fix: DRONE_SECRET_FIX });
+  return secrets;
+}
+
+/** `--drone-max-clock-skew SECONDS`: whole seconds, 0 turning the Date check off; in milliseconds. */
+export function parseClockSkew(text: string): number {
+  if (!/^\d{1,6}$/.test(text)) {
+    throw new ServeOptionError({
+      message: `--drone-max-clock-skew "${text}" is not a whole number of seconds`,
+      fix: 'give seconds, e.g. 300 (the default: 5 minutes), or 0 to accept any Date',
+    });
+  }
+  return Number(text) * 1000;
 }

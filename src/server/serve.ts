@@ -4,13 +4,15 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
-import { realCredentialStore, realLogger, realRegistryDeps } from '../deps';
+import type { CredentialsFileStore } from '../credentials';
+import { credentialStoreWith, openCredentialsFile, realLogger, realRegistryDeps } from '../deps';
+import { DroneRegistryExtension, ownLogin, SIGNATURE_DEFAULTS, SignatureOptions } from '../drone';
 import type { Logger } from '../log';
 import { RegistryClient } from '../registry';
 import { describePolicy, isLoopbackAddress } from './access';
 import { AppOptions, createSidecarServer, createStatusServer, sidecarRoutes } from './app';
 import { Observability } from './observability';
-import { ListenAddress, readStatusToken, ServeOptionError, urlHost } from './serve-options';
+import { ListenAddress, readDroneSecrets, readStatusToken, ServeOptionError, urlHost } from './serve-options';
 
 export interface ServeOptions {
   listen: ListenAddress;
@@ -20,6 +22,12 @@ export interface ServeOptions {
   statusTokenFile?: string;
   /** --credentials; GOCD_REGISTRY_BRIDGE_CREDENTIALS otherwise. */
   credentialsFile?: string;
+  /** --drone-registry-secret-file; GOCD_REGISTRY_BRIDGE_DRONE_SECRET otherwise; neither: no Drone route. */
+  droneSecretFile?: string;
+  /** --drone-allow-hmac-sha1. */
+  droneAllowHmacSha1?: boolean;
+  /** --drone-max-clock-skew, in milliseconds; 0 turns the Date check off. */
+  droneMaxClockSkewMs?: number;
   /** GOCD_REGISTRY_BRIDGE_STATUS_PORT: also serve /status and /metrics here, on loopback. */
   statusPort?: number;
   tokenFromStdin: boolean;
@@ -36,15 +44,36 @@ export async function serve(options: ServeOptions, env: NodeJS.ProcessEnv = proc
   }
   log.registerSecret(token);
   if (statusToken !== undefined) log.registerSecret(statusToken);
+  const droneSecrets = await readDroneSecrets(options.droneSecretFile, env.GOCD_REGISTRY_BRIDGE_DRONE_SECRET, process.getuid?.());
+  for (const secret of droneSecrets ?? []) log.registerSecret(secret);
+  if (droneSecrets === undefined && (options.droneAllowHmacSha1 || options.droneMaxClockSkewMs !== undefined)) {
+    throw new ServeOptionError({
+      message: '--drone-allow-hmac-sha1 and --drone-max-clock-skew set up the Drone registry extension, which is off without a Drone secret',
+      fix: 'give --drone-registry-secret-file FILE (or GOCD_REGISTRY_BRIDGE_DRONE_SECRET), or leave the --drone-* options out',
+    });
+  }
+  const credentialsPath = options.credentialsFile ?? env.GOCD_REGISTRY_BRIDGE_CREDENTIALS;
+  if (droneSecrets !== undefined && !credentialsPath) {
+    throw new ServeOptionError({
+      message: 'the Drone registry extension is configured (a Drone secret is given) but no credentials file, from which it answers',
+      fix: 'give --credentials FILE (or GOCD_REGISTRY_BRIDGE_CREDENTIALS): the YAML list of registries, with repos/events/branches filters for Drone builds',
+    });
+  }
   const observability = new Observability(log);
-  const credentialStore = await realCredentialStore(log, env, options.credentialsFile ?? env.GOCD_REGISTRY_BRIDGE_CREDENTIALS);
-  const registry = new RegistryClient(realRegistryDeps(log, credentialStore, observability.observeRegistry));
+  const credentialsFile = credentialsPath ? await openCredentialsFile(log, env, credentialsPath) : undefined;
+  if (credentialsFile) observability.showCredentialsFile(credentialsFile);
+  const registry = new RegistryClient(realRegistryDeps(log, credentialStoreWith(log, env, credentialsFile), observability.observeRegistry));
   const context = { registry, log, now: Date.now, observePoll: observability.observePoll };
-  const appOptions: AppOptions = { token, allowRemoteGoCd: options.allowRemoteGoCd, statusToken, version: options.version, context, log, observability };
+  const drone = droneSecrets && credentialsFile && droneExtension(droneSecrets, credentialsFile, options, observability);
+  const appOptions: AppOptions = { token, allowRemoteGoCd: options.allowRemoteGoCd, statusToken, version: options.version, context, log, observability, drone: drone?.extension };
   const server = createSidecarServer(appOptions);
   const { address, port } = await listen(server, options.listen);
   process.stdout.write(`GOCD_REGISTRY_BRIDGE_READY port=${port} version=${options.version} pid=${process.pid}\n`);
   log.info('listening', { address, port, version: options.version, pid: process.pid, status: `http://${urlHost(address)}:${port}/status` });
+  if (drone) {
+    const { secrets, allowHmacSha1, maxClockSkewMs } = drone.settings;
+    log.info('drone registry extension on', { endpoint: `http://${urlHost(address)}:${port}/drone/registry`, secrets: secrets.length, allowHmacSha1, maxClockSkewSeconds: maxClockSkewMs / 1000 });
+  }
   if (!isLoopbackAddress(address)) warnBeyondLoopback(address, appOptions, log);
   if (options.statusPort !== undefined) listenForStatus(options.statusPort, appOptions, log);
 
@@ -61,6 +90,22 @@ export async function serve(options: ServeOptions, env: NodeJS.ProcessEnv = proc
   }
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+}
+
+/**
+ * The Drone registry extension over the credentials file, and the signature settings it runs with (for the log).
+ * TODO(issue 11, ECR part): resolveEntry becomes the ECR token exchange for ECR entries.
+ */
+function droneExtension(secrets: string[], credentialsFile: CredentialsFileStore, options: ServeOptions, observability: Observability) {
+  const settings: SignatureOptions = {
+    ...SIGNATURE_DEFAULTS,
+    secrets,
+    allowHmacSha1: options.droneAllowHmacSha1 ?? SIGNATURE_DEFAULTS.allowHmacSha1,
+    maxClockSkewMs: options.droneMaxClockSkewMs ?? SIGNATURE_DEFAULTS.maxClockSkewMs,
+  };
+  const { log, observeDroneRequest } = observability;
+  const extension = new DroneRegistryExtension({ ...settings, credentials: credentialsFile, resolveEntry: ownLogin, log, observe: observeDroneRequest });
+  return { extension, settings };
 }
 
 async function listen(server: Server, at: ListenAddress): Promise<AddressInfo> {

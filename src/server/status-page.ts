@@ -1,6 +1,8 @@
 // GET /status: the page an admin opens on the GoCD server to see what the bridge is doing. Every value is
-// escaped (image names and filters come from GoCD's configuration); no credentials are ever in it.
+// escaped (image names and filters come from GoCD's configuration, addresses and filters from the credentials
+// file); no password, token or key is ever in it.
 
+import type { CredentialsFileStatus } from '../credentials';
 import type { MaterialActivity } from './activity';
 
 export interface StatusPageInfo {
@@ -9,6 +11,8 @@ export interface StatusPageInfo {
   nowMs: number;
   windowMs: number;
   materials: MaterialActivity[];
+  /** The credentials file's entries, when one is configured: what GoCD and Drone are served from. */
+  credentials?: CredentialsFileStatus;
 }
 
 export function renderStatusPage(info: StatusPageInfo): string {
@@ -24,6 +28,7 @@ export function renderStatusPage(info: StatusPageInfo): string {
 <style>
   body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5rem; color: #1d1d1f; }
   h1 { font-size: 1.3rem; margin: 0 0 .25rem; }
+  h2 { font-size: 1.1rem; margin: 1.5rem 0 .25rem; }
   .summary { color: #555; margin-bottom: 1rem; }
   table { border-collapse: collapse; width: 100%; }
   th, td { text-align: left; padding: .4rem .6rem; border-bottom: 1px solid #ddd; vertical-align: top; }
@@ -46,6 +51,7 @@ Up since ${escape(new Date(info.startedAtMs).toISOString())}. Metrics: <a href="
 ${rows || empty}
 </tbody>
 </table>
+${info.credentials ? renderCredentials(info.credentials) : ''}
 </body>
 </html>
 `;
@@ -60,6 +66,31 @@ function renderRow(m: MaterialActivity, nowMs: number): string {
   return `<tr><td><code>${escape(`${m.registry}/${m.image}`)}</code></td><td><code>${escape(m.filter) || '<span class="muted">any</span>'}</code></td>` +
     `<td><code>${escape(m.exclude)}</code></td><td>${escape(m.order)}</td><td>${result}</td>` +
     `<td>${escape(new Date(m.lastPollAtMs).toISOString())}<br><span class="muted">${ago(nowMs - m.lastPollAtMs)}</span></td><td>${m.polls}${failures}</td></tr>`;
+}
+
+/** Where each entry's secret comes from and who gets it; the secrets themselves never reach CredentialsFileStatus. */
+function renderCredentials(file: CredentialsFileStatus): string {
+  const reload = file.lastReloadAt ? `loaded ${escape(file.lastReloadAt)}` : 'not loaded';
+  const problem = file.lastError
+    ? `<p class="error">The last edit was not loaded (${escape(file.lastError.at)}): ${escape(file.lastError.message)}. Fix: ${escape(file.lastError.fix)}. The entries below stay in use.</p>`
+    : '';
+  const rows = file.entries.map((entry) => {
+    const filters = Object.entries(entry.filters)
+      .filter(([, value]) => value !== undefined)
+      .map(([key, value]) => `${escape(key)}: <code>${escape(Array.isArray(value) ? value.join(', ') : String(value))}</code>`);
+    return `<tr><td><code>${escape(entry.address)}</code></td><td>${entry.username === undefined ? '<span class="muted">none</span>' : escape(entry.username)}</td>` +
+      `<td>${escape(entry.credentials)}</td><td>${filters.join('<br>') || '<span class="muted">every Drone build</span>'}</td></tr>`;
+  });
+  const empty = '<tr><td colspan="4" class="empty">The file lists no registry.</td></tr>';
+  return `<h2>Credentials file</h2>
+<p class="summary"><code>${escape(file.file)}</code>, ${reload}; ${file.entries.length} entr${file.entries.length === 1 ? 'y' : 'ies'}.</p>
+${problem}
+<table>
+<thead><tr><th>Address</th><th>Username</th><th>Secret from</th><th>Drone filters</th></tr></thead>
+<tbody>
+${rows.join('\n') || empty}
+</tbody>
+</table>`;
 }
 
 /** sha256:3861a2757f54… — enough to tell images apart; the full digest is the cell's tooltip. */

@@ -1,4 +1,8 @@
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import supertest from 'supertest';
+import { CredentialsFileStore } from '../../src/credentials';
 import { pushImage } from '../support/push-image';
 import { startRegistry, StartedRegistry } from '../support/registry-server';
 import { configMap, sidecarApp } from '../support/sidecar-app';
@@ -68,5 +72,41 @@ describe('/metrics, /status and the poll log', () => {
     expect(polls[0]).toMatchObject({ registry: registry.host, image: 'backends/database', tag: '1.10.0', digest });
     expect(polls[2]).toMatchObject({ error: expect.stringMatching(/^none of the 2 tags/) });
     expect(log.lines.join('\n')).not.toContain(credentials.password);
+  });
+});
+
+describe('/status with a credentials file', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'bridge-status-credentials-'));
+  const file = path.join(dir, 'credentials.yml');
+  const write = (text: string) => {
+    writeFileSync(file, text);
+    chmodSync(file, 0o600);
+  };
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('lists each entry with its address, username, where its secret comes from and its Drone filters, never a secret', async () => {
+    write(
+      '- address: https://Index.Docker.io/v1/\n  username: hub-bot\n  password: status-hub-pa55word\n  repos: [octocat/*, "<b>"]\n  deny_forks: true\n' +
+        '- address: 012345678910.dkr.ecr.eu-west-1.amazonaws.com\n  aws_access_key_id: AKIAEXAMPLEEXAMPLE\n  aws_secret_access_key: status-aws-secret-0123\n',
+    );
+    const { app, log, observability } = sidecarApp();
+    const store = await CredentialsFileStore.open(file, { log, recheckMs: 60_000 });
+    try {
+      observability.showCredentialsFile(store);
+      let page = (await supertest(app).get('/status')).text;
+      expect(page).toContain(`<code>${file}</code>, loaded `);
+      expect(page).toContain('; 2 entries.');
+      expect(page).toContain('<tr><td><code>docker.io</code></td><td>hub-bot</td><td>password (inline)</td><td>repos: <code>octocat/*, &lt;b&gt;</code><br>deny_forks: <code>true</code></td></tr>');
+      expect(page).toContain('<tr><td><code>012345678910.dkr.ecr.eu-west-1.amazonaws.com</code></td><td><span class="muted">none</span></td><td>AWS (ECR)</td><td><span class="muted">every Drone build</span></td></tr>');
+      for (const secret of ['status-hub-pa55word', 'status-aws-secret-0123', 'AKIAEXAMPLEEXAMPLE']) expect(page).not.toContain(secret);
+
+      write('- address: docker.io\n  username: hub-bot\n  pasword: typo\n');
+      await store.reload();
+      page = (await supertest(app).get('/status')).text;
+      expect(page).toMatch(/<p class="error">The last edit was not loaded \([^)]+\): credentials file .+ &quot;pasword&quot; is not a credentials-file key\. Fix: did you mean password\?/);
+      expect(page).toContain('<code>docker.io</code></td><td>hub-bot</td>'); // the last good entries, still in use
+    } finally {
+      store.close();
+    }
   });
 });

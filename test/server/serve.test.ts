@@ -1,12 +1,14 @@
 // `serve`: what --listen, --port and the status token accept, and the binary listening where it is told.
 
 import { ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { describePolicy, listenOnLoopbackPort, parseListenAddress, readStatusToken, ServeOptionError } from '../../src/server';
+import { describePolicy, listenOnLoopbackPort, parseClockSkew, parseListenAddress, readDroneSecrets, readStatusToken, ServeOptionError } from '../../src/server';
+import { DRONE_CLIENT_BUILD_TIMEOUT_MS, runDroneClient } from '../support/drone-client';
+import { postSigned } from '../support/drone-signer';
 import { httpRequest } from '../support/http-request';
-import { thrown } from '../support/thrown';
+import { rejection, thrown } from '../support/thrown';
 
 const LISTEN_FIX = 'give HOST:PORT, e.g. 127.0.0.1:8787, 0.0.0.0:8787 (every IPv4 interface) or [::1]:8787 (IPv6 in brackets)';
 const TOKEN = 'serve-test-token-0123456789abcdef';
@@ -79,12 +81,67 @@ describe('readStatusToken', () => {
   });
 });
 
+describe('readDroneSecrets', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'bridge-drone-secret-'));
+  const UID = process.getuid!();
+  const ANOTHER_USER = 65534; // nobody
+  const file = (name: string, content: string, mode = 0o600) => {
+    const full = path.join(dir, name);
+    writeFileSync(full, content);
+    chmodSync(full, mode);
+    return full;
+  };
+  const SECRET_A = 'drone-secret-a-0123456789abcdef';
+  const SECRET_B = 'drone-secret-b-fedcba9876543210';
+
+  it('is undefined when neither the file nor the variable is given: the extension is off', async () => {
+    expect(await readDroneSecrets(undefined, undefined, UID)).toBeUndefined();
+  });
+
+  it('reads one secret a line, for rotation, skipping blank lines and CRLF endings', async () => {
+    expect(await readDroneSecrets(file('two', `${SECRET_A}\r\n\n${SECRET_B}\n`), undefined, UID)).toEqual([SECRET_A, SECRET_B]);
+    expect(await readDroneSecrets(undefined, `${SECRET_A}\n${SECRET_B}`, UID)).toEqual([SECRET_A, SECRET_B]);
+  });
+
+  it.each([
+    ['both are given', () => readDroneSecrets(file('both', SECRET_A), SECRET_A, UID), /^the Drone secret is given twice/, 'keep one of them'],
+    ['a secret is short', () => readDroneSecrets(undefined, `${SECRET_A}\nshort-secret`, UID), /^GOCD_REGISTRY_BRIDGE_DRONE_SECRET: the secret on line 2 is shorter than 16 characters$/, /openssl rand -hex 16/],
+    ['a secret has a space at its end', () => readDroneSecrets(file('spaced', `${SECRET_A} \n`), undefined, UID), /secret-file .*spaced: the secret on line 1 has spaces at its start or end$/, /without spaces at either end/],
+    ['there is no secret', () => readDroneSecrets(file('blank', '\n\n'), undefined, UID), /blank holds no secret$/, /one a line|on a line of its own/],
+    ['the file is missing', () => readDroneSecrets(path.join(dir, 'missing'), undefined, UID), /^--drone-registry-secret-file .*missing does not exist$/, /correct --drone-registry-secret-file/],
+    ['others may read the file', () => readDroneSecrets(file('open', SECRET_A, 0o644), undefined, UID), /open may be read by its group and other users \(mode 0644/, /chmod 600/],
+    ['another user owns the file', () => {
+      const owned = file('theirs', SECRET_A);
+      chownSync(owned, ANOTHER_USER, ANOTHER_USER);
+      return readDroneSecrets(owned, undefined, UID);
+    }, /theirs is owned by uid 65534, not by the sidecar's user/, /chown/],
+  ])('refuses when %s, without the secret in the message', async (_case, read, message, fix) => {
+    const err = await rejection<ServeOptionError>(read());
+    expect(err).toBeInstanceOf(ServeOptionError);
+    expect(err.message).toMatch(message);
+    expect(err.fix).toMatch(fix);
+    for (const secret of [SECRET_A, 'short-secret']) expect(`${err.message} ${err.fix}`).not.toContain(secret);
+  });
+});
+
+describe('parseClockSkew', () => {
+  it('reads whole seconds into milliseconds, 0 included', () => {
+    expect(parseClockSkew('300')).toBe(300_000);
+    expect(parseClockSkew('0')).toBe(0);
+  });
+
+  it.each(['-1', '1.5', '5m', ''])('refuses %j', (text) => {
+    expect(thrown<ServeOptionError>(() => parseClockSkew(text)).message).toBe(`--drone-max-clock-skew "${text}" is not a whole number of seconds`);
+  });
+});
+
 describe('describePolicy', () => {
   it('says who gets through, for the warning when serve listens beyond loopback', () => {
     expect(describePolicy('gocd', { allowRemoteGoCd: false })).toBe("the shim's token, from loopback peers only (--allow-remote-gocd not given)");
     expect(describePolicy('gocd', { allowRemoteGoCd: true })).toBe("the shim's token, from any peer (--allow-remote-gocd)");
     expect(describePolicy('status', { allowRemoteGoCd: false })).toBe('loopback peers only (no status token configured)');
     expect(describePolicy('status', { allowRemoteGoCd: false, statusToken: STATUS_TOKEN })).toBe('loopback peers, and others with the status token');
+    expect(describePolicy('drone', { allowRemoteGoCd: false })).toBe("any peer, with a request signed by a Drone shared secret (HMAC over the headers and the body's digest)");
   });
 });
 
@@ -145,5 +202,53 @@ describe('the serve command', () => {
     const { port, stderr } = await runServe(['--status-token-file', tokenFile]);
     expect((await httpRequest(`http://127.0.0.1:${port}/metrics`)).status).toBe(200); // loopback: no token needed
     expect(stderr()).not.toContain(STATUS_TOKEN);
+  });
+
+  describe('with the Drone registry extension', () => {
+    const DRONE_SECRET = 'serve-drone-secret-0123456789abcdef';
+    const dir = mkdtempSync(path.join(tmpdir(), 'bridge-serve-drone-'));
+    const own = (name: string, content: string) => {
+      const full = path.join(dir, name);
+      writeFileSync(full, content);
+      chmodSync(full, 0o600);
+      return full;
+    };
+    const secretFile = own('drone-secret', `${DRONE_SECRET}\n`);
+    const credentials = own('credentials.yml', '- address: https://index.docker.io/v1/\n  username: hub-bot\n  password: serve-hub-pa55word\n');
+    const BODY = JSON.stringify({ repo: { slug: 'octocat/hello' }, build: { event: 'push' } });
+
+    it('answers drone-go\'s client at /drone/registry on the --listen address, and never logs the secret or a password', async () => {
+      const { port, stderr } = await runServe(['--listen', '127.0.0.1:0', '--credentials', credentials, '--drone-registry-secret-file', secretFile]);
+      const endpoint = `http://127.0.0.1:${port}/drone/registry`;
+      const result = await runDroneClient({ endpoint, secret: DRONE_SECRET, request: { repo: { slug: 'octocat/hello' }, build: { event: 'push' } }, images: ['alpine'] });
+      expect(result).toEqual({ registries: [{ address: 'docker.io', username: 'hub-bot', password: 'serve-hub-pa55word', email: '', token: '' }], picked: { alpine: 'docker.io' } });
+      expect((await httpRequest(endpoint)).status).toBe(405);
+      const lines = stderr().split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
+      expect(lines).toContainEqual(expect.objectContaining({ msg: 'drone registry extension on', endpoint, secrets: 1, allowHmacSha1: false, maxClockSkewSeconds: 300 }));
+      expect(lines).toContainEqual(expect.objectContaining({ msg: 'drone registry request', repo: 'octocat/hello', event: 'push', addresses: ['docker.io'], status: 200 }));
+      expect(stderr()).not.toContain(DRONE_SECRET);
+      expect(stderr()).not.toContain('serve-hub-pa55word');
+    }, DRONE_CLIENT_BUILD_TIMEOUT_MS);
+
+    it('takes the secret from GOCD_REGISTRY_BRIDGE_DRONE_SECRET, and hmac-sha1 and the clock window from flags', async () => {
+      const { port } = await runServe(['--credentials', credentials, '--drone-allow-hmac-sha1', '--drone-max-clock-skew', '0'], { GOCD_REGISTRY_BRIDGE_DRONE_SECRET: DRONE_SECRET });
+      const response = await postSigned(`http://127.0.0.1:${port}/drone/registry`, { secret: DRONE_SECRET, body: BODY, algorithm: 'hmac-sha1', dateMs: Date.now() - 86_400_000 });
+      expect(response.status).toBe(200);
+    });
+
+    it('leaves /drone/registry unrouted without a Drone secret', async () => {
+      const { port } = await runServe(['--credentials', credentials]);
+      expect((await postSigned(`http://127.0.0.1:${port}/drone/registry`, { secret: DRONE_SECRET, body: BODY })).status).toBe(404);
+    });
+
+    it.each([
+      [['--drone-registry-secret-file', secretFile], 'gocd-registry-bridge: the Drone registry extension is configured (a Drone secret is given) but no credentials file, from which it answers. Fix: give --credentials FILE'],
+      [['--credentials', credentials, '--drone-allow-hmac-sha1'], 'gocd-registry-bridge: --drone-allow-hmac-sha1 and --drone-max-clock-skew set up the Drone registry extension, which is off without a Drone secret'],
+      [['--credentials', credentials, '--drone-registry-secret-file', secretFile, '--drone-max-clock-skew', '5m'], 'gocd-registry-bridge: --drone-max-clock-skew "5m" is not a whole number of seconds'],
+    ])('exits 2 on serve %j with the cause and the fix', async (args, message) => {
+      const result = await runServe(args);
+      expect(result.code).toBe(2);
+      expect(result.stderr()).toContain(message);
+    });
   });
 });

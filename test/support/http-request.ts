@@ -6,7 +6,7 @@ import https from 'node:https';
 
 export interface HttpRequestOptions {
   method?: string;
-  headers?: Record<string, string>;
+  headers?: http.OutgoingHttpHeaders;
   body?: Buffer | string;
   /** PEM of the CA to trust for an https URL (e.g. readFileSync(registry.caFile)); the system CAs otherwise. */
   ca?: Buffer | string;
