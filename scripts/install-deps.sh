@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian machine lacks for building and testing, and nothing else:
 # Debian's docker-registry (the real registry the tests run), gradle 4.4.1, htpasswd, a JDK, pgrep, chromium
-# (renders the status page in a test), go (builds Drone's own client for the Drone extension's tests); then npm ci,
-# and the Go modules of that client into the module cache, so its builds need no network afterwards.
+# (renders the status page in a test), go (builds Drone's own client for the Drone extension's tests), moto's server
+# (stands in for the AWS ECR API in a test); then npm ci, and the Go modules of that client into the module cache,
+# so its builds need no network afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,12 +16,24 @@ command -v pgrep >/dev/null || missing+=(procps)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v openssl >/dev/null || missing+=(openssl)
 command -v go >/dev/null || missing+=(golang-go)
+if ! command -v python3 >/dev/null; then
+  missing+=(python3 python3-pip)
+elif ! python3 -c 'import moto.server' 2>/dev/null && ! python3 -m pip --version >/dev/null 2>&1; then
+  missing+=(python3-pip)
+fi
 if ((${#missing[@]} > 0)); then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   echo "installing Debian packages: ${missing[*]}"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Into the python3 on PATH, the one test/support/moto-server.ts runs (pyenv's where there is one). Debian's own
+# python3 refuses pip installs outside a virtualenv (PEP 668); on a build machine that protection is waived.
+if ! python3 -c 'import moto.server' 2>/dev/null; then
+  echo "installing moto[server] for $(python3 --version)"
+  PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install --quiet --disable-pip-version-check 'moto[server]>=5,<6'
 fi
 
 node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)

@@ -3,7 +3,16 @@
 
 import os from 'node:os';
 import { createLogger, Logger, LogLevel } from './log';
-import { CredentialsFileStore, credentialsFileSource, CredentialStore, dockerConfigCredentials, dockerConfigSource, runCredentialHelper } from './credentials';
+import {
+  CredentialsFileStore,
+  credentialsFileSource,
+  CredentialStore,
+  dockerConfigCredentials,
+  dockerConfigSource,
+  EcrTokens,
+  ecrSource,
+  runCredentialHelper,
+} from './credentials';
 import type { FetchLike, RegistryDeps } from './registry';
 
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
@@ -28,11 +37,13 @@ export function realFetch(): FetchLike {
 
 /**
  * The credential store of a sidecar or CLI run: the credentials file (a path from GOCD_REGISTRY_BRIDGE_CREDENTIALS or
- * serve --credentials; read, checked and watched for edits), then the docker config of the user running us.
- * A credentials file that cannot be used at start is an error, not a silent fallback.
+ * serve --credentials; read, checked and watched for edits) with its usernames and passwords, then ECR tokens for the
+ * ECR registries it lists, then the docker config of the user running us. `ecrTokens` is shared with whatever else
+ * serves the same file (one token cache per sidecar). A credentials file that cannot be used at start is an error,
+ * not a silent fallback.
  */
 export async function realCredentialStore(log: Logger, env: NodeJS.ProcessEnv = process.env, credentialsFile = env.GOCD_REGISTRY_BRIDGE_CREDENTIALS): Promise<CredentialStore> {
-  return credentialStoreWith(log, env, credentialsFile ? await openCredentialsFile(log, env, credentialsFile) : undefined);
+  return credentialStoreWith(log, env, credentialsFile ? await openCredentialsFile(log, env, credentialsFile) : undefined, new EcrTokens({ log }));
 }
 
 /** The credentials file, loaded and watched: serve hands the same one to the registry client and to Drone requests. */
@@ -40,12 +51,12 @@ export function openCredentialsFile(log: Logger, env: NodeJS.ProcessEnv, credent
   return CredentialsFileStore.open(credentialsFile, { log, env });
 }
 
-/** The credential store over an opened credentials file (if any), then the docker config. */
-export function credentialStoreWith(log: Logger, env: NodeJS.ProcessEnv, file: CredentialsFileStore | undefined): CredentialStore {
+/** The credential store over an opened credentials file (if any) and its ECR registries, then the docker config. */
+export function credentialStoreWith(log: Logger, env: NodeJS.ProcessEnv, file: CredentialsFileStore | undefined, ecrTokens: EcrTokens): CredentialStore {
   const dockerConfig = dockerConfigSource(
     dockerConfigCredentials({ configDir: env.DOCKER_CONFIG, homeDir: os.homedir(), runHelper: runCredentialHelper, now: Date.now, log }),
   );
-  return new CredentialStore(file ? [credentialsFileSource(file), dockerConfig] : [dockerConfig]);
+  return new CredentialStore(file ? [credentialsFileSource(file), ecrSource(file, ecrTokens), dockerConfig] : [dockerConfig]);
 }
 
 export function realRegistryDeps(log: Logger, credentialStore: CredentialStore, observe?: RegistryDeps['observe']): RegistryDeps {

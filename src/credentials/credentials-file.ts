@@ -13,6 +13,7 @@ import { isNode, isPair, isScalar, isSeq, LineCounter, parseDocument, visit } fr
 import { BridgeError, BridgeErrorInit } from '../errors';
 import type { Logger } from '../log';
 import { credentialsFileSchema, DRONE_EVENTS, DroneEvent, ENTRY_KEYS, RawCredentialsEntry, STRING_KEYS } from './credentials-file-schema';
+import { parseEcrAddress } from './ecr-address';
 import { compileGlob, globProblem, PathGlob } from './path-glob';
 import { InvalidRegistryAddressError, normalizeRegistryAddress, redactUserInfo } from './registry-address';
 
@@ -294,8 +295,6 @@ function isOneEditApart(a: string, b: string): boolean {
   return rest(a, 1) === rest(b, 1) || rest(a, 1) === rest(b, 0) || rest(a, 0) === rest(b, 1);
 }
 
-// ECR entries get their password from AWS (keys here, or the default chain), so they need none in the file.
-const ECR_ADDRESS = /^[^.]+\.dkr\.ecr\.[^.]+\.amazonaws\.com(?:\.cn)?$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const PASSWORD_KEYS = ['password', 'password_file', 'password_env'] as const;
 const PASSWORD_FIX =
@@ -329,7 +328,14 @@ function checkEntry(written: RawCredentialsEntry, index: number, line: number, c
       'give both AWS keys, or neither to use the default AWS credential chain',
     );
   }
-  const isEcr = raw.aws_access_key_id !== undefined || ECR_ADDRESS.test(address);
+  // ECR entries get their password from AWS (keys here, or the default chain), so they need none in the file.
+  const isEcr = parseEcrAddress(address) !== undefined;
+  if (raw.aws_access_key_id !== undefined && !isEcr) {
+    throw fail(
+      'has AWS keys, but its address is not an ECR registry, so nothing would use them',
+      'write the ECR registry address, <12-digit account>.dkr.ecr.<region>.amazonaws.com, or remove the AWS keys',
+    );
+  }
   if (passwordKeys.length === 0 && raw.token === undefined && !isEcr) {
     throw fail('gives no credentials', `add username with password, password_file or password_env (or token)`);
   }
@@ -568,7 +574,7 @@ export interface CredentialsFileStoreOptions extends CredentialsFileOptions {
   watchDirectory(directory: string, onEvent: () => void, onError: (err: Error) => void): { close(): void };
 }
 
-const REAL_TIMERS: StoreTimers = {
+export const REAL_TIMERS: StoreTimers = {
   setTimeout(callback, ms) {
     const timer = setTimeout(callback, ms).unref();
     return { cancel: () => clearTimeout(timer) };

@@ -1,10 +1,13 @@
 // Who the bridge is at a registry host when the package repository names nobody: the sources an admin configured,
 // asked in order, the first answer wins. The package repository's own USERNAME/PASSWORD come before all of them
-// (the registry client applies that rule, since only it holds the repository's settings).
+// (the registry client applies that rule, since only it holds the repository's settings). The order a sidecar uses
+// (deps.ts): the credentials file's username and password for the host; then, for an ECR host the file lists
+// without them, a token from ECR; then the docker config of the user running GoCD.
 
 import type { CredentialsFileStore } from './credentials-file';
 import type { Credentials, RegistryHost } from './credentials';
 import type { DockerConfigSource } from './docker-config';
+import type { EcrTokens } from './ecr';
 
 export interface CredentialSource {
   /** Where the credentials came from, for check-connection answers and logs, e.g. "the credentials file /etc/…". */
@@ -40,6 +43,20 @@ export function credentialsFileSource(file: CredentialsFileStore): CredentialSou
     lookup: async (registry) => {
       const entry = file.findForHost(registry.isDockerHub ? 'docker.io' : registry.host);
       return entry?.username !== undefined && entry.password !== undefined ? { username: entry.username, password: entry.password } : undefined;
+    },
+  };
+}
+
+/**
+ * An ECR registry host's credentials-file entry without username and password (AWS keys, or none for the default
+ * chain): a token from ECR GetAuthorizationToken, cached and refreshed by `tokens`. Other hosts answer nothing.
+ */
+export function ecrSource(file: CredentialsFileStore, tokens: EcrTokens): CredentialSource {
+  return {
+    description: `an ECR token for the AWS keys in the credentials file ${file.file}`,
+    lookup: async (registry) => {
+      const entry = registry.isDockerHub ? undefined : file.findForHost(registry.host);
+      return entry ? tokens.credentialsForEntry(entry) : undefined;
     },
   };
 }

@@ -22,9 +22,8 @@ export interface DroneRegistryExtensionOptions extends SignatureOptions {
   /** The credentials file (CredentialsFileStore): which entries a build may have, kept current by its reloads. */
   credentials: { entitledFor(request: DroneCredentialsRequest): CredentialsEntry[] };
   /**
-   * The login an entitled entry stands for, or undefined to leave it out. Default: the entry's own username and
-   * password. TODO(issue 11, ECR part): entries with AWS keys (or none, for the default chain) get their login
-   * from the ECR token exchange, injected here; until then they are left out.
+   * The login an entitled entry stands for, or undefined to leave it out: the entry's own username and password,
+   * or (serve wires this) a token from the ECR exchange for an ECR registry.
    */
   resolveEntry(entry: CredentialsEntry): Promise<RegistryLogin | undefined>;
   log: Logger;

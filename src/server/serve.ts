@@ -4,7 +4,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
-import type { CredentialsFileStore } from '../credentials';
+import { CredentialsFileStore, EcrTokens } from '../credentials';
 import { credentialStoreWith, openCredentialsFile, realLogger, realRegistryDeps } from '../deps';
 import { DroneRegistryExtension, ownLogin, SIGNATURE_DEFAULTS, SignatureOptions } from '../drone';
 import type { Logger } from '../log';
@@ -62,9 +62,11 @@ export async function serve(options: ServeOptions, env: NodeJS.ProcessEnv = proc
   const observability = new Observability(log);
   const credentialsFile = credentialsPath ? await openCredentialsFile(log, env, credentialsPath) : undefined;
   if (credentialsFile) observability.showCredentialsFile(credentialsFile);
-  const registry = new RegistryClient(realRegistryDeps(log, credentialStoreWith(log, env, credentialsFile), observability.observeRegistry));
+  // One ECR token cache for the GoCD poller and Drone requests alike.
+  const ecrTokens = new EcrTokens({ log });
+  const registry = new RegistryClient(realRegistryDeps(log, credentialStoreWith(log, env, credentialsFile, ecrTokens), observability.observeRegistry));
   const context = { registry, log, now: Date.now, observePoll: observability.observePoll };
-  const drone = droneSecrets && credentialsFile && droneExtension(droneSecrets, credentialsFile, options, observability);
+  const drone = droneSecrets && credentialsFile && droneExtension(droneSecrets, credentialsFile, ecrTokens, options, observability);
   const appOptions: AppOptions = { token, allowRemoteGoCd: options.allowRemoteGoCd, statusToken, version: options.version, context, log, observability, drone: drone?.extension };
   const server = createSidecarServer(appOptions);
   const { address, port } = await listen(server, options.listen);
@@ -93,10 +95,10 @@ export async function serve(options: ServeOptions, env: NodeJS.ProcessEnv = proc
 }
 
 /**
- * The Drone registry extension over the credentials file, and the signature settings it runs with (for the log).
- * TODO(issue 11, ECR part): resolveEntry becomes the ECR token exchange for ECR entries.
+ * The Drone registry extension over the credentials file, and the signature settings it runs with (for the log). An
+ * entry answers with its own username and password, or, for an ECR registry, with a token from the shared cache.
  */
-function droneExtension(secrets: string[], credentialsFile: CredentialsFileStore, options: ServeOptions, observability: Observability) {
+function droneExtension(secrets: string[], credentialsFile: CredentialsFileStore, ecrTokens: EcrTokens, options: ServeOptions, observability: Observability) {
   const settings: SignatureOptions = {
     ...SIGNATURE_DEFAULTS,
     secrets,
@@ -104,7 +106,7 @@ function droneExtension(secrets: string[], credentialsFile: CredentialsFileStore
     maxClockSkewMs: options.droneMaxClockSkewMs ?? SIGNATURE_DEFAULTS.maxClockSkewMs,
   };
   const { log, observeDroneRequest } = observability;
-  const extension = new DroneRegistryExtension({ ...settings, credentials: credentialsFile, resolveEntry: ownLogin, log, observe: observeDroneRequest });
+  const extension = new DroneRegistryExtension({ ...settings, credentials: credentialsFile, resolveEntry: async (entry) => (await ownLogin(entry)) ?? ecrTokens.credentialsForEntry(entry), log, observe: observeDroneRequest });
   return { extension, settings };
 }
 

@@ -136,6 +136,7 @@ describe('loadCredentialsFile', () => {
     ['a password without username', '- address: docker.io\n  password_file: hub\n', 'has password_file but no username', 'add the username'],
     ['a username without password', '- address: docker.io\n  username: ci\n', 'has a username but no password', 'keep one of password'],
     ['one AWS key without the other', '- address: 1.dkr.ecr.eu-west-1.amazonaws.com\n  aws_access_key_id: AKIA1234\n', 'only one of aws_access_key_id and aws_secret_access_key', 'give both AWS keys'],
+    ['AWS keys for a registry that is not ECR', '- address: gcr.io\n  aws_access_key_id: AKIA1234\n  aws_secret_access_key: aws-secret-1234\n', 'has AWS keys, but its address is not an ECR registry', 'write the ECR registry address'],
     ['an entry without credentials', '- address: gcr.io\n  email: ci@example.com\n', 'gives no credentials', 'add username with password'],
     ['a password_env that is no variable name', '- address: docker.io\n  username: ci\n  password_env: $HUB\n', 'password_env "$HUB" is not an environment variable name', 'without $'],
     ['a password_env that is not set', '- address: docker.io\n  username: ci\n  password_env: HUB_PASSWORD\n', "password_env names HUB_PASSWORD, which is not set in the sidecar's environment", 'set HUB_PASSWORD'],
