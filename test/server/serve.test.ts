@@ -8,6 +8,7 @@ import { describePolicy, listenOnLoopbackPort, parseClockSkew, parseListenAddres
 import { DRONE_CLIENT_BUILD_TIMEOUT_MS, runDroneClient } from '../support/drone-client';
 import { postSigned } from '../support/drone-signer';
 import { httpRequest } from '../support/http-request';
+import { startMoto } from '../support/moto-server';
 import { rejection, thrown } from '../support/thrown';
 
 const LISTEN_FIX = 'give HOST:PORT, e.g. 127.0.0.1:8787, 0.0.0.0:8787 (every IPv4 interface) or [::1]:8787 (IPv6 in brackets)';
@@ -229,6 +230,29 @@ describe('the serve command', () => {
       expect(stderr()).not.toContain(DRONE_SECRET);
       expect(stderr()).not.toContain('serve-hub-pa55word');
     }, DRONE_CLIENT_BUILD_TIMEOUT_MS);
+
+    it('answers an ECR entry with a token from ECR (moto here), and a password entry beside it as written', async () => {
+      const moto = await startMoto();
+      try {
+        const ecr = '123456789012.dkr.ecr.eu-west-1.amazonaws.com';
+        const withEcr = own(
+          'credentials-ecr.yml',
+          `- address: ${ecr}\n  aws_access_key_id: AKIAIOSFODNN7EXAMPLE\n  aws_secret_access_key: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n` +
+            '- address: docker.io\n  username: hub-bot\n  password: serve-hub-pa55word\n',
+        );
+        const { port, stderr } = await runServe(['--credentials', withEcr, '--drone-registry-secret-file', secretFile], { AWS_ENDPOINT_URL_ECR: moto.url });
+        const response = await postSigned(`http://127.0.0.1:${port}/drone/registry`, { secret: DRONE_SECRET, body: BODY });
+        expect(response.status).toBe(200);
+        expect(JSON.parse(response.body.toString())).toEqual([
+          { address: ecr, username: 'AWS', password: '123456789012-auth-token' },
+          { address: 'docker.io', username: 'hub-bot', password: 'serve-hub-pa55word' },
+        ]);
+        expect(stderr()).not.toContain('123456789012-auth-token');
+        expect(stderr()).not.toContain('wJalrXUtnFEMI');
+      } finally {
+        await moto.stop();
+      }
+    });
 
     it('takes the secret from GOCD_REGISTRY_BRIDGE_DRONE_SECRET, and hmac-sha1 and the clock window from flags', async () => {
       const { port } = await runServe(['--credentials', credentials, '--drone-allow-hmac-sha1', '--drone-max-clock-skew', '0'], { GOCD_REGISTRY_BRIDGE_DRONE_SECRET: DRONE_SECRET });
