@@ -7,6 +7,7 @@ import { runP1 } from './p1-bridge-overhead';
 import { runP2 } from './p2-large-repository';
 import { FleetLeftRunning, runP3 } from './p3-fleet';
 import { runP4 } from './p4-footprint';
+import { runP5 } from './p5-drone-registry';
 import { runR1 } from './r1-hostile-registry';
 import { writeReport } from './report';
 import { BenchResult, log, recordBenchmark, Row } from './support';
@@ -37,6 +38,7 @@ const BENCHMARKS: Benchmark[] = [
       return runP4(fleet);
     },
   },
+  { name: 'p5-drone-registry', title: 'P5 Drone registry extension', run: () => runP5() },
   { name: 'r1-hostile-registry', title: 'R1 hostile registry', run: () => runR1() },
 ];
 

@@ -1,0 +1,320 @@
+// P5 Drone registry extension (issue 11): the built sidecar (`serve --credentials … --drone-registry-secret-file …`)
+// over a 200-entry credentials file, asked by 10 concurrent clients on keep-alive connections, each sending one
+// correctly signed request after another. Targets: ≥ 2,000 requests/s on the 2 cores, p99 ≤ 5 ms, RSS ≤ 80 MB.
+// Side by side, the floor: a plain node:http server in its own process answering the same response bytes to the
+// same request bytes from the same client, so the difference is what the extension costs (signature check, filter
+// matching over 200 entries, the log line), not what HTTP on node costs. Runs alternate sidecar / floor so a
+// neighbour's load on the shared machine falls on both. Requests are signed once, before the runs (the TS signer,
+// as drone-go signs; drone-go itself is proven compatible in test/drone): a Date within the 300 s clock window.
+
+import { ChildProcess, spawn } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { signDroneRequest } from '../test/support/drone-signer';
+import { cpuMsOf, log, memoryOf, percentile, ROOT, round, Row, spread } from './support';
+
+const ENTRIES = 200;
+const CLIENTS = 10;
+const WARM_UP_MS = 5000;
+const RUN_MS = 5000;
+const RUNS = 4;
+const TEAMS = 10;
+const EVENTS = ['push', 'tag', 'pull_request', 'cron'] as const;
+const SECRET = 'p5-drone-secret-0123456789abcdef0123456789';
+const MIB_PER_MB = 1e6 / 2 ** 20;
+
+interface Variant {
+  body: Buffer;
+  headers: Record<string, string>;
+  /** The sidecar's answer to it, recorded before the runs; the floor replays it and every answer is checked against it. */
+  status: number;
+  answer: Buffer;
+  contentType: string;
+  logins: number;
+}
+
+interface Run {
+  server: 'sidecar' | 'floor';
+  requests: number;
+  requestsPerS: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  /** CPU the server process used, as a share of one core. */
+  serverCpuPercent: number;
+}
+
+/** A Drone build of team <c>: its repo, namespace, event and branch pick which filtered entries it gets. */
+function requestBody(client: number): Buffer {
+  const team = `team-${client % TEAMS}`;
+  const event = EVENTS[client % EVENTS.length]!;
+  const slug = `${team}/service-${client}`;
+  return Buffer.from(
+    JSON.stringify({
+      repo: { slug, namespace: team, name: `service-${client}` },
+      build: { event, target: client % 3 === 0 ? 'release/1.2' : 'main', source_repo: event === 'pull_request' ? `fork-${client}/service-${client}` : slug },
+    }),
+  );
+}
+
+/**
+ * 200 entries as a site might keep them: addresses in the file's forms (host:port, https URLs with a path, Docker
+ * Hub's aliases), a tenth for every build and the rest behind one or two Drone filters.
+ */
+function credentialsYaml(): string {
+  const lines: string[] = [];
+  for (let i = 0; i < ENTRIES; i += 1) {
+    const team = `team-${i % TEAMS}`;
+    const address = [`registry-${i}.example.com:5000`, `https://harbor-${i}.example.org/v2/`, `ecr-${i}.example.net`, i % 20 === 3 ? 'index.docker.io' : `10.0.${i % 250}.${i % 7}:443`][i % 4]!;
+    lines.push(`- address: ${address}`, `  username: bot-${i}`);
+    lines.push(i % 5 === 4 ? `  password_env: P5_PASSWORD_${i}` : `  password: p5-pa55word-${i}`);
+    switch (i % 10) {
+      case 0:
+        break; // every build
+      case 1:
+      case 2:
+        lines.push(`  repos: [${team}/*]`);
+        break;
+      case 3:
+        lines.push(`  namespaces: [${team}]`, '  events: [push, tag]');
+        break;
+      case 4:
+        lines.push(`  repos: ["${team}/service-*"]`, '  branches: [main, "release/*"]');
+        break;
+      case 5:
+        lines.push('  events: [pull_request]', '  deny_forks: true');
+        break;
+      case 6:
+        lines.push(`  repos: [other-${i}/*]`); // matches no build here
+        break;
+      default:
+        lines.push(`  namespaces: [${team}]`, '  branches: [main]');
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function passwordEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (let i = 4; i < ENTRIES; i += 5) env[`P5_PASSWORD_${i}`] = `p5-env-pa55word-${i}`;
+  return env;
+}
+
+export async function runP5(): Promise<{ rows: Row[]; details: unknown }> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'bridge-p5-'));
+  const own = (name: string, text: string) => {
+    const file = path.join(dir, name);
+    writeFileSync(file, text, { mode: 0o600 });
+    return file;
+  };
+  const credentials = own('credentials.yml', credentialsYaml());
+  const secretFile = own('drone-secret', `${SECRET}\n`);
+  const sidecarLog = path.join(dir, 'sidecar.log');
+  const children: ChildProcess[] = [];
+  const agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS });
+  try {
+    // BENCH_CPU_PROF=<dir>, as in stage.ts: the sidecar writes a V8 CPU profile there when it exits.
+    const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_CPU_PROF)}`] : [];
+    const sidecar = await startProcess(
+      [...profile, path.join(ROOT, 'dist', 'gocd-registry-bridge.js'), 'serve', '--exit-on-stdin-eof', '--listen', '127.0.0.1:0', '--credentials', credentials, '--drone-registry-secret-file', secretFile],
+      { GOCD_REGISTRY_BRIDGE_TOKEN: 'p5-gocd-token-0123456789abcdef', ...passwordEnv() },
+      sidecarLog,
+    );
+    children.push(sidecar.child);
+    const sidecarPid = sidecar.child.pid!;
+    const rssAtStart = memoryOf(sidecarPid);
+
+    // Signed once: each client sends its own request's bytes, to the sidecar and to the floor alike.
+    const variants: Variant[] = [];
+    for (let c = 0; c < CLIENTS; c += 1) {
+      const body = requestBody(c);
+      const headers = { ...signDroneRequest({ secret: SECRET, body }), 'Content-Length': String(body.length) };
+      const reply = await post(agent, sidecar.port, headers, body);
+      if (reply.status !== 200) throw new Error(`p5: the sidecar answered client ${c}'s request ${reply.status}: ${reply.body.toString('utf8').slice(0, 300)}`);
+      const logins = (JSON.parse(reply.body.toString('utf8')) as unknown[]).length;
+      variants.push({ body, headers, status: reply.status, answer: reply.body, contentType: reply.contentType, logins });
+    }
+    log(`p5: sidecar answers ${variants.map((v) => `${v.logins} logins (${v.answer.length} B)`).join(', ')}`);
+
+    const floor = await startFloor(dir, variants);
+    children.push(floor.child);
+    const floorPid = floor.child.pid!;
+    for (const [c, variant] of variants.entries()) {
+      const reply = await post(agent, floor.port, variant.headers, variant.body);
+      if (reply.status !== variant.status || !reply.body.equals(variant.answer)) throw new Error(`p5: the floor server answered client ${c} differently from the sidecar`);
+    }
+
+    log(`p5: warming up ${WARM_UP_MS / 1000} s each`);
+    await drive(agent, sidecar.port, variants, WARM_UP_MS);
+    await drive(agent, floor.port, variants, WARM_UP_MS);
+    const runs: Run[] = [];
+    for (let r = 1; r <= RUNS; r += 1) {
+      for (const [server, port, pid] of [['sidecar', sidecar.port, sidecarPid], ['floor', floor.port, floorPid]] as const) {
+        const cpu0 = cpuMsOf(pid);
+        const result = await drive(agent, port, variants, RUN_MS);
+        const run: Run = { server, ...result, serverCpuPercent: round((100 * (cpuMsOf(pid) - cpu0)) / result.durationMs, 0) };
+        delete (run as Partial<typeof result>).durationMs;
+        runs.push(run);
+        log(`p5: run ${r} ${server}: ${run.requestsPerS} requests/s, p50 ${run.p50Ms} ms, p99 ${run.p99Ms} ms, server CPU ${run.serverCpuPercent}% of a core`);
+      }
+    }
+    const memory = memoryOf(sidecarPid);
+    const floorMemory = memoryOf(floorPid);
+    const logLines = readFileSync(sidecarLog, 'utf8').split('\n').filter(Boolean);
+    const served = logLines.filter((line) => line.includes('"drone registry request"')).length;
+
+    const of = (server: Run['server']) => runs.filter((run) => run.server === server);
+    const [ours, floorRuns] = [of('sidecar'), of('floor')];
+    const floorNote = (pick: (run: Run) => number, unit: string) => `floor (plain node:http, same bytes): median ${spread(floorRuns.map(pick)).median} ${unit}`;
+    const rows: Row[] = [
+      {
+        metric: `signed requests/s from ${CLIENTS} keep-alive clients, ${ENTRIES}-entry credentials file (per ${RUN_MS / 1000} s run)`,
+        target: '≥ 2,000 /s',
+        unit: '/s',
+        value: spread(ours.map((run) => run.requestsPerS)),
+        pass: Math.min(...ours.map((run) => run.requestsPerS)) >= 2000,
+        note: `${floorNote((run) => run.requestsPerS, '/s')}; sidecar CPU median ${spread(ours.map((run) => run.serverCpuPercent)).median}% of a core, the client's own share of the 2 cores is the rest`,
+      },
+      {
+        metric: 'p50 latency (per run)',
+        target: '—',
+        unit: 'ms',
+        value: spread(ours.map((run) => run.p50Ms)),
+        pass: null,
+        note: floorNote((run) => run.p50Ms, 'ms'),
+      },
+      {
+        metric: 'p99 latency (per run)',
+        target: '≤ 5 ms',
+        unit: 'ms',
+        value: spread(ours.map((run) => run.p99Ms)),
+        pass: Math.max(...ours.map((run) => run.p99Ms)) <= 5,
+        note: `${floorNote((run) => run.p99Ms, 'ms')}; worst single request ${Math.max(...ours.map((run) => run.maxMs))} ms`,
+      },
+      {
+        metric: 'sidecar RSS after the runs (VmRSS)',
+        target: '≤ 80 MB',
+        unit: 'MB',
+        value: spread([round(memory.rssMiB / MIB_PER_MB)]),
+        pass: memory.peakRssMiB / MIB_PER_MB <= 80,
+        note: `judged on VmHWM (peak) ${round(memory.peakRssMiB / MIB_PER_MB)} MB; at start ${round(rssAtStart.rssMiB / MIB_PER_MB)} MB; floor server ${round(floorMemory.rssMiB / MIB_PER_MB)} MB`,
+      },
+    ];
+    return {
+      rows,
+      details: {
+        entries: ENTRIES,
+        clients: CLIENTS,
+        warmUpMs: WARM_UP_MS,
+        runMs: RUN_MS,
+        answers: variants.map((v) => ({ logins: v.logins, bytes: v.answer.length, requestBytes: v.body.length })),
+        runs,
+        memory: { sidecar: memory, sidecarAtStart: rssAtStart, floor: floorMemory },
+        sidecarLogLines: { total: logLines.length, droneRequests: served },
+      },
+    };
+  } finally {
+    agent.destroy();
+    // Both exit on stdin EOF (the sidecar writes its CPU profile then); a process still there after 5 s is killed.
+    await Promise.all(children.map((child) => (child.exitCode === null ? exited(child) : undefined)));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill(), 5000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.stdin?.end();
+  });
+}
+
+/** Starts node with args, stderr to a file, and waits for the ready line on stdout (`GOCD_REGISTRY_BRIDGE_READY port=N`). */
+async function startProcess(args: string[], env: Record<string, string>, stderrFile: string): Promise<{ child: ChildProcess; port: number }> {
+  const stderr = openSync(stderrFile, 'w');
+  const child = spawn(process.execPath, args, { env: { PATH: process.env.PATH, ...env }, stdio: ['pipe', 'pipe', stderr] });
+  closeSync(stderr);
+  let stdout = '';
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString('utf8');
+      const ready = /^GOCD_REGISTRY_BRIDGE_READY port=(\d+)/m.exec(stdout);
+      if (ready) resolve(Number(ready[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`p5: ${path.basename(args.find((arg) => !arg.startsWith('--')) ?? 'node')} exited ${code} before it was ready: ${readFileSync(stderrFile, 'utf8').slice(-2000)}`)));
+  });
+  child.stdout!.resume();
+  return { child, port };
+}
+
+/** The floor: node:http in its own process, answering each request body with the sidecar's recorded answer. */
+async function startFloor(dir: string, variants: Variant[]): Promise<{ child: ChildProcess; port: number }> {
+  const table = path.join(dir, 'floor-answers.json');
+  writeFileSync(table, JSON.stringify(variants.map((v) => ({ body: v.body.toString('base64'), answer: v.answer.toString('base64'), status: v.status, contentType: v.contentType }))));
+  const script = path.join(dir, 'floor.cjs');
+  writeFileSync(
+    script,
+    [
+      "const http = require('node:http');",
+      `const answers = new Map(require(${JSON.stringify(table)}).map((a) => [Buffer.from(a.body, 'base64').toString('latin1'), { ...a, answer: Buffer.from(a.answer, 'base64') }]));`,
+      'const server = http.createServer((req, res) => {',
+      '  const chunks = [];',
+      "  req.on('data', (chunk) => chunks.push(chunk));",
+      "  req.on('end', () => {",
+      "    const a = answers.get(Buffer.concat(chunks).toString('latin1'));",
+      "    if (!a) { res.writeHead(400).end(); return; }",
+      "    res.writeHead(a.status, { 'Content-Type': a.contentType, 'Content-Length': a.answer.length }).end(a.answer);",
+      '  });',
+      '});',
+      "server.listen(0, '127.0.0.1', () => process.stdout.write(`GOCD_REGISTRY_BRIDGE_READY port=${server.address().port}\\n`));",
+      "process.stdin.on('end', () => process.exit(0)).resume();",
+    ].join('\n'),
+  );
+  return startProcess([script], {}, path.join(dir, 'floor.log'));
+}
+
+/** CLIENTS loops, client c sending variant c one request after another, for ms; every answer checked. */
+async function drive(agent: http.Agent, port: number, variants: Variant[], ms: number) {
+  const latencies: number[] = [];
+  const began = performance.now();
+  const until = began + ms;
+  await Promise.all(
+    variants.map(async (variant, c) => {
+      while (performance.now() < until) {
+        const sent = performance.now();
+        const reply = await post(agent, port, variant.headers, variant.body);
+        latencies.push(performance.now() - sent);
+        if (reply.status !== variant.status || reply.body.length !== variant.answer.length) {
+          throw new Error(`p5: client ${c} was answered ${reply.status} with ${reply.body.length} bytes: ${reply.body.toString('utf8').slice(0, 300)}`);
+        }
+      }
+    }),
+  );
+  const durationMs = performance.now() - began;
+  return {
+    requests: latencies.length,
+    requestsPerS: Math.round(latencies.length / (durationMs / 1000)),
+    p50Ms: round(percentile(latencies, 50), 2),
+    p99Ms: round(percentile(latencies, 99), 2),
+    maxMs: round(Math.max(...latencies), 1),
+    durationMs,
+  };
+}
+
+function post(agent: http.Agent, port: number, headers: Record<string, string>, body: Buffer): Promise<{ status: number; body: Buffer; contentType: string }> {
+  return new Promise((resolve, reject) => {
+    const request = http.request({ host: '127.0.0.1', port, path: '/drone/registry', method: 'POST', headers, agent }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks), contentType: String(response.headers['content-type'] ?? '') }));
+      response.on('error', reject);
+    });
+    request.on('error', reject);
+    request.end(body);
+  });
+}
