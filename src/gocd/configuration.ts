@@ -1,5 +1,5 @@
 // Reads GoCD configuration maps into settings. The same reader serves validate-* (which report every problem
-// as {key, message}) and the polling calls (which must validate again: XML edits bypass validate-*, spec §3.4).
+// as {key, message}) and the polling calls (which must validate again: XML edits bypass validate-*).
 
 import { LRUCache } from 'lru-cache';
 import { cacheKey } from '../cache-key';
@@ -153,7 +153,7 @@ function readBoolean(errors: ValidationError[], key: string, value: string): boo
   return normalised === 'true';
 }
 
-// The largest repository known has about 1,000,000 tags (spec registry-v2.md §5.5); at 2,000,000 a walk may read
+// The largest repository known has about 1,000,000 tags; at 2,000,000 a walk may read
 // 305 MiB and hold ~150 MB of tags, which is as far as a sidecar on the GoCD server should be asked to go.
 const MOST_MAX_TAGS = 2_000_000;
 

@@ -1,7 +1,7 @@
-// One poll of one package (spec registry-v2.md §10): a filter that names one tag follows that tag's digest with a
+// One poll of one package: a filter that names one tag follows that tag's digest with a
 // single HEAD; otherwise every tag is listed, filtered and ordered, and the newest is HEADed. Metadata (creation
 // time, labels, platforms) is read for the chosen digest only, and is cached by digest, so an unchanged image
-// costs no manifest GET. A registry failure is an error, never "no tags" (spec registry-v2.md §8).
+// costs no manifest GET. A registry failure is an error, never "no tags".
 
 import { BridgeError } from '../errors';
 import { ImageMetadata, ImageRef, ManifestDigest, RegistryNotFoundError } from '../registry';

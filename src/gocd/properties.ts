@@ -1,6 +1,6 @@
 // The package-repository and package properties GoCD shows and stores. Keys, order and identity flags are the
-// old docker-registry plugin's, so existing materials keep their fingerprints (spec §9); every new key is
-// part-of-identity false. display-order must be a string: GoCD rejects a JSON number (spec §3.3).
+// old docker-registry plugin's, so existing materials keep their fingerprints; every new key is
+// part-of-identity false. display-order must be a string: GoCD rejects a JSON number.
 
 export interface PropertyDeclaration {
   'display-name': string;
@@ -24,7 +24,7 @@ export const REPOSITORY_PROPERTIES = {
   DOCKER_REGISTRY_URL: declare('Docker Registry URL', 0, { required: true, identity: false }),
   DOCKER_REGISTRY_NAME: declare('Docker Registry Name', 1, { required: true, identity: true }),
   USERNAME: declare('Username', 2, { required: false, identity: false }),
-  // Secure properties are still exported to every job as GO_REPO_<M>_PASSWORD (masked in logs only): spec §5.
+  // Secure properties are still exported to every job as GO_REPO_<M>_PASSWORD (masked in logs only).
   PASSWORD: declare('Password or access token', 3, { required: false, identity: false, secure: true }),
   TLS_CA_FILE: declare('CA certificate file (PEM) on the GoCD server, for a private CA', 4, { required: false, identity: false }),
   TLS_SKIP_VERIFY: declare('Skip TLS certificate verification (true/false; insecure)', 5, { required: false, identity: false }),

@@ -168,7 +168,7 @@ function tokenCacheKey(challenge: Challenge, request: RegistryRequest): string {
 
 
 /**
- * Realm safety (spec registry-v2.md §4.6): http(s) only; plain http only for a plain-http registry. Where the realm
+ * Realm safety: http(s) only; plain http only for a plain-http registry. Where the realm
  * may lead (SSRF) is checked on the address connected to, by hopAgent.
  */
 

@@ -17,7 +17,7 @@ export interface RegistryClientOptions extends TransportOptions {
   metadataCacheEntries: number; // 10,000 digests (~2 KiB each): metadata never changes for a digest
   /**
    * 100,000 tags per repository unless the package sets MAX_TAGS: library/node has ~9,000, and a list this long
-   * already takes seconds per walk; the few larger repositories known (202,000 and ~1,000,000 tags, spec §5.5) set
+   * already takes seconds per walk; the few larger repositories known (202,000 and ~1,000,000 tags) set
    * MAX_TAGS. A longer list fails the poll: a cut-off list can pick the wrong newest tag.
    */
   maxTags: number;

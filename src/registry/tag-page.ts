@@ -1,4 +1,4 @@
-// One page of a tag list (spec registry-v2.md §5.1), read as it streams in, so that a big or hostile page neither
+// One page of a tag list, read as it streams in, so that a big or hostile page neither
 // blocks the event loop nor fills memory. JSON.parse of one 16 MiB page of short tags held the event loop
 // 1.4-1.9 s and built 1.5 million strings. So a page is held only up to 256 KiB and then parsed whole (under 10 ms;
 // 1,000 tags are about 30 KiB); past that, it is tokenized as it arrives, in 16 KiB slices with a turn of the event

@@ -1,4 +1,4 @@
-// The full tag list (spec registry-v2.md §5): every page, following Link rel="next" verbatim (relative, absolute
+// The full tag list: every page, following Link rel="next" verbatim (relative, absolute
 // or an opaque cursor) but only on the registry's own origin. No page cap, since registries list in no useful
 // order and a cut-off list can pick the wrong newest tag; instead a walk has a cap on tags (MAX_TAGS) and on bytes,
 // checked as each page streams in (tag-page.ts), and passing either fails the walk: a registry that lists without
