@@ -3,7 +3,6 @@
 // (--drone-registry-secret-file, GOCD_REGISTRY_BRIDGE_DRONE_SECRET, --drone-max-clock-skew). A bad value stops
 // serve with its cause and fix.
 
-import { readFile, stat } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { InvalidCredentialsFileError, readSecretFile } from '../credentials';
 import { BridgeError, BridgeErrorInit } from '../errors';
@@ -68,14 +67,14 @@ function parsePort(text: string, what: string): number {
  * The status token from --status-token-file or GOCD_REGISTRY_BRIDGE_STATUS_TOKEN, or undefined when neither is set.
  * The file's trailing newline is dropped; its contents never appear in a message.
  */
-export async function readStatusToken(file: string | undefined, fromEnv: string | undefined): Promise<string | undefined> {
+export async function readStatusToken(file: string | undefined, fromEnv: string | undefined, uid: number | undefined): Promise<string | undefined> {
   if (file !== undefined && fromEnv !== undefined) {
     throw new ServeOptionError({
       message: 'a status token is given twice: --status-token-file and GOCD_REGISTRY_BRIDGE_STATUS_TOKEN',
       fix: 'keep one of them',
     });
   }
-  const token = file === undefined ? fromEnv : await readTokenFile(file);
+  const token = file === undefined ? fromEnv : await readTokenFile(file, uid);
   if (token !== undefined && !STATUS_TOKEN.test(token)) {
     const source = file === undefined ? 'GOCD_REGISTRY_BRIDGE_STATUS_TOKEN' : `the status token in ${file}`;
     throw new ServeOptionError({ message: `${source} is shorter than 16 characters or holds spaces or control characters`, fix: STATUS_TOKEN_FIX });
@@ -83,20 +82,13 @@ export async function readStatusToken(file: string | undefined, fromEnv: string 
   return token;
 }
 
-async function readTokenFile(file: string): Promise<string> {
+/** The token file under the rules of every secret file the sidecar reads (readSecretFile): owned by us, closed to others. */
+async function readTokenFile(file: string, uid: number | undefined): Promise<string> {
   try {
-    const info = await stat(file);
-    if (!info.isFile() || info.size > MAX_TOKEN_FILE_BYTES) {
-      throw new ServeOptionError({ message: `--status-token-file ${file} is not a regular file of at most 4 KiB`, fix: STATUS_TOKEN_FIX });
-    }
-    return (await readFile(file, 'utf8')).replace(/\r?\n$/, '');
+    return (await readSecretFile(file, '--status-token-file', { uid, maxBytes: MAX_TOKEN_FILE_BYTES })).replace(/\r?\n$/, '');
   } catch (err) {
-    if (err instanceof ServeOptionError) throw err;
-    throw new ServeOptionError({
-      message: `--status-token-file ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
-      fix: 'check the path and that the sidecar\'s user may read it',
-      cause: err,
-    });
+    if (!(err instanceof InvalidCredentialsFileError)) throw err;
+    throw new ServeOptionError({ message: err.message, fix: err.fix, cause: err });
   }
 }
 

@@ -37,7 +37,7 @@ export interface ServeOptions {
 
 export async function serve(options: ServeOptions, env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const log = realLogger(env);
-  const statusToken = await readStatusToken(options.statusTokenFile, env.GOCD_REGISTRY_BRIDGE_STATUS_TOKEN);
+  const statusToken = await readStatusToken(options.statusTokenFile, env.GOCD_REGISTRY_BRIDGE_STATUS_TOKEN, process.getuid?.());
   const token = options.tokenFromStdin ? await readFirstStdinLine() : env.GOCD_REGISTRY_BRIDGE_TOKEN ?? '';
   if (token === '') {
     throw new ServeOptionError({ message: 'no token', fix: 'pass --token-stdin (the shim does) or set GOCD_REGISTRY_BRIDGE_TOKEN (external mode)' });

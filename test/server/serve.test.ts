@@ -14,6 +14,7 @@ import { rejection, thrown } from '../support/thrown';
 const LISTEN_FIX = 'give HOST:PORT, e.g. 127.0.0.1:8787, 0.0.0.0:8787 (every IPv4 interface) or [::1]:8787 (IPv6 in brackets)';
 const TOKEN = 'serve-test-token-0123456789abcdef';
 const STATUS_TOKEN = 'serve-status-token-0123456789';
+const UID = process.getuid!();
 
 describe('parseListenAddress', () => {
   it.each([
@@ -52,27 +53,30 @@ describe('parseListenAddress', () => {
 
 describe('readStatusToken', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'bridge-status-token-'));
-  const file = (name: string, content: string) => {
+  const file = (name: string, content: string, mode = 0o600) => {
     const full = path.join(dir, name);
     writeFileSync(full, content);
+    chmodSync(full, mode);
     return full;
   };
 
   it('is undefined when neither the file nor the variable is given', async () => {
-    expect(await readStatusToken(undefined, undefined)).toBeUndefined();
+    expect(await readStatusToken(undefined, undefined, UID)).toBeUndefined();
   });
 
   it('reads the file without its trailing newline, or the variable', async () => {
-    expect(await readStatusToken(file('good', `${STATUS_TOKEN}\n`), undefined)).toBe(STATUS_TOKEN);
-    expect(await readStatusToken(undefined, STATUS_TOKEN)).toBe(STATUS_TOKEN);
+    expect(await readStatusToken(file('good', `${STATUS_TOKEN}\n`), undefined, UID)).toBe(STATUS_TOKEN);
+    expect(await readStatusToken(undefined, STATUS_TOKEN, UID)).toBe(STATUS_TOKEN);
   });
 
   it.each([
-    ['both are given', () => readStatusToken(file('both', STATUS_TOKEN), STATUS_TOKEN), /^a status token is given twice/],
-    ['the token is short', () => readStatusToken(undefined, 'short-secret'), /^GOCD_REGISTRY_BRIDGE_STATUS_TOKEN is shorter than 16 characters/],
-    ['the token holds a space', () => readStatusToken(file('spaced', 'two words of a token\n'), undefined), /status token in .*spaced is shorter than 16 characters or holds spaces/],
-    ['the file is missing', () => readStatusToken(path.join(dir, 'missing'), undefined), /missing cannot be read \(ENOENT\)$/],
-    ['the path is a directory', () => readStatusToken(dir, undefined), /is not a regular file of at most 4 KiB$/],
+    ['both are given', () => readStatusToken(file('both', STATUS_TOKEN), STATUS_TOKEN, UID), /^a status token is given twice/],
+    ['the token is short', () => readStatusToken(undefined, 'short-secret', UID), /^GOCD_REGISTRY_BRIDGE_STATUS_TOKEN is shorter than 16 characters/],
+    ['the token holds a space', () => readStatusToken(file('spaced', 'two words of a token\n'), undefined, UID), /status token in .*spaced is shorter than 16 characters or holds spaces/],
+    ['the file is missing', () => readStatusToken(path.join(dir, 'missing'), undefined, UID), /missing does not exist$/],
+    ['others may read the file', () => readStatusToken(file('open', STATUS_TOKEN, 0o644), undefined, UID), /open may be read by its group and other users \(mode 0644/],
+    ['the path is a directory', () => readStatusToken(dir, undefined, UID), /is a directory, not a regular file$/],
+    ['the file is larger than 4 KiB', () => readStatusToken(file('large', 'x'.repeat(4097)), undefined, UID), /large holds 4097 bytes, more than the 4096 allowed$/],
   ])('refuses when %s, without the token in the message', async (_name, read, message) => {
     const err = await read().then(() => undefined, (e: unknown) => e);
     expect(err).toBeInstanceOf(ServeOptionError);
@@ -84,7 +88,6 @@ describe('readStatusToken', () => {
 
 describe('readDroneSecrets', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'bridge-drone-secret-'));
-  const UID = process.getuid!();
   const ANOTHER_USER = 65534; // nobody
   const file = (name: string, content: string, mode = 0o600) => {
     const full = path.join(dir, name);
@@ -189,7 +192,7 @@ describe('the serve command', () => {
   it.each([
     [['--listen', '::1:8787'], 'gocd-registry-bridge: --listen "::1:8787": an IPv6 address needs brackets. Fix: give HOST:PORT, e.g. 127.0.0.1:8787'],
     [['--listen', '127.0.0.1:0', '--port', '0'], 'gocd-registry-bridge: give --listen or --port, not both (--port N is --listen 127.0.0.1:N)'],
-    [['--status-token-file', '/nonexistent/status-token'], 'gocd-registry-bridge: --status-token-file /nonexistent/status-token cannot be read (ENOENT). Fix: '],
+    [['--status-token-file', '/nonexistent/status-token'], 'gocd-registry-bridge: --status-token-file /nonexistent/status-token does not exist. Fix: '],
   ])('exits 2 on serve %j with the cause and a pointer to --help', async (args, message) => {
     const result = await runServe(args);
     expect(result.code).toBe(2);
@@ -200,6 +203,7 @@ describe('the serve command', () => {
   it('starts with a status token from a file and never logs it', async () => {
     const tokenFile = path.join(mkdtempSync(path.join(tmpdir(), 'bridge-serve-')), 'status-token');
     writeFileSync(tokenFile, `${STATUS_TOKEN}\n`);
+    chmodSync(tokenFile, 0o600);
     const { port, stderr } = await runServe(['--status-token-file', tokenFile]);
     expect((await httpRequest(`http://127.0.0.1:${port}/metrics`)).status).toBe(200); // loopback: no token needed
     expect(stderr()).not.toContain(STATUS_TOKEN);
