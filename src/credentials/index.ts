@@ -5,7 +5,7 @@ export { CredentialSourceError, credentialIdentity, DOCKER_HUB_HOSTS } from './c
 export type { Credentials, RegistryHost } from './credentials';
 export { dockerConfigCredentials, runCredentialHelper } from './docker-config';
 export type { DockerConfigOptions, DockerConfigSource } from './docker-config';
-export { CredentialStore, credentialsFileSource, dockerConfigSource, ecrSource } from './store';
+export { CredentialStore, credentialsFileSource, dockerConfigSource, entryCredentials, ecrSource } from './store';
 export type { CredentialSource, FoundCredentials } from './store';
 export { CredentialsFileStore, InvalidCredentialsFileError, readSecretFile } from './credentials-file';
 export type { CredentialsEntry, CredentialsFileStatus, DroneCredentialsRequest } from './credentials-file';

@@ -4,7 +4,7 @@
 // (deps.ts): the credentials file's username and password for the host; then, for an ECR host the file lists
 // without them, a token from ECR; then the docker config of the user running GoCD.
 
-import type { CredentialsFileStore } from './credentials-file';
+import type { CredentialsEntry, CredentialsFileStore } from './credentials-file';
 import type { Credentials, RegistryHost } from './credentials';
 import type { DockerConfigSource } from './docker-config';
 import type { EcrTokens } from './ecr';
@@ -42,9 +42,14 @@ export function credentialsFileSource(file: CredentialsFileStore): CredentialSou
     description: `the credentials file ${file.file}`,
     lookup: async (registry) => {
       const entry = file.findForHost(registry.isDockerHub ? 'docker.io' : registry.host);
-      return entry?.username !== undefined && entry.password !== undefined ? { username: entry.username, password: entry.password } : undefined;
+      return entry && entryCredentials(entry);
     },
   };
+}
+
+/** An entry's own username and password, when it has both (ECR entries and bare tokens have none). */
+export function entryCredentials(entry: Pick<CredentialsEntry, 'username' | 'password'>): Credentials | undefined {
+  return entry.username !== undefined && entry.password !== undefined ? { username: entry.username, password: entry.password } : undefined;
 }
 
 /**

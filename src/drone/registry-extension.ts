@@ -4,7 +4,7 @@
 // makes the runner drop every credential, its own DRONE_DOCKER_CONFIG file included, so "nothing for this build"
 // is 204, never an error.
 
-import type { CredentialsEntry, DroneCredentialsRequest } from '../credentials';
+import { CredentialsEntry, DroneCredentialsRequest, entryCredentials } from '../credentials';
 import type { Logger } from '../log';
 import { encryptAesGcm, isAesGcmKeyable } from './aesgcm';
 import { parseRegistryRequest } from './registry-request';
@@ -40,8 +40,7 @@ export interface DroneAnswer {
 
 const TEXT = 'text/plain; charset=utf-8';
 
-export const ownLogin = async (entry: CredentialsEntry): Promise<RegistryLogin | undefined> =>
-  entry.username !== undefined && entry.password !== undefined ? { username: entry.username, password: entry.password } : undefined;
+export const ownLogin = async (entry: CredentialsEntry): Promise<RegistryLogin | undefined> => entryCredentials(entry);
 
 export class DroneRegistryExtension {
   constructor(private readonly options: DroneRegistryExtensionOptions) {}
