@@ -14,6 +14,25 @@ describe('createLogger', () => {
     expect(JSON.parse(lines[0]!).detail).toBe('the password is ***');
   });
 
+  it('masks secrets made of regular-expression syntax, and the longer of two that overlap', () => {
+    const { log, lines } = logger();
+    log.registerSecret('p(a)s*s.w+o?r|d[1]$');
+    log.registerSecret('token');
+    log.registerSecret('token-and-more');
+    log.info('check', { a: 'x p(a)s*s.w+o?r|d[1]$ y', b: 'pXaXs', c: '<token-and-more>', d: 'tokens' });
+    expect(JSON.parse(lines[0]!)).toMatchObject({ a: 'x *** y', b: 'pXaXs', c: '<***>', d: '***s' });
+  });
+
+  it('masks a secret registered after lines were already written', () => {
+    const { log, lines } = logger();
+    log.registerSecret('first-secret');
+    log.info('one', { a: 'first-secret second-secret' });
+    log.registerSecret('second-secret');
+    log.info('two', { a: 'first-secret second-secret' });
+    expect(JSON.parse(lines[0]!).a).toBe('*** second-secret');
+    expect(JSON.parse(lines[1]!).a).toBe('*** ***');
+  });
+
   it('keeps only the most recent secrets, so issued tokens do not pile up', () => {
     const { log, lines } = logger();
     log.registerSecret('password-kept');

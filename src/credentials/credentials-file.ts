@@ -719,7 +719,10 @@ export class CredentialsFileStore {
       path.dirname(this.file),
       () => {
         this.debounce?.cancel();
-        this.debounce = timers.setTimeout(() => void this.reload(), this.options.debounceMs);
+        // Only a change of a file it was read from is worth a parse: the directory may also hold files written all
+        // the time (a log, the Drone secret's neighbours), and a reparse of a large file on each of their writes
+        // is what the periodic check already avoids.
+        this.debounce = timers.setTimeout(() => void this.reloadIfChanged(), this.options.debounceMs);
       },
       (err) => log.debug('cannot watch the credentials file directory; checking it periodically instead', { file: this.file, err }),
     );

@@ -39,33 +39,49 @@ export function compileGlob(pattern: string): PathGlob {
       i += 1;
     } else tokens.push({ kind: 'star' });
   }
-  return { pattern, matches: (text) => simulate(tokens, text) };
+  const prefix = literalRun(tokens, 0, 1);
+  const suffix = literalRun(tokens, tokens.length - 1, -1);
+  if (prefix.length === tokens.length) return { pattern, matches: (text) => text === pattern };
+  // Most texts differ from most patterns in their fixed ends (another team's repos): a cheap refusal before the walk.
+  const couldMatch = (text: string) => text.length >= prefix.length + suffix.length && text.startsWith(prefix) && text.endsWith(suffix);
+  return { pattern, matches: (text) => couldMatch(text) && simulate(tokens, text) };
+}
+
+/** The characters of the char tokens from `from`, stepping by `step`, up to the first wildcard, in text order. */
+function literalRun(tokens: readonly Token[], from: number, step: 1 | -1): string {
+  const chars: string[] = [];
+  for (let i = from; i >= 0 && i < tokens.length; i += step) {
+    const token = tokens[i]!;
+    if (token.kind !== 'char') break;
+    chars.push(token.char);
+  }
+  return (step === 1 ? chars : chars.reverse()).join('');
 }
 
 function simulate(tokens: readonly Token[], text: string): boolean {
-  // reached[i]: the first i tokens can match the text read so far.
-  let reached = closure(tokens, [0]);
+  // reached[i] = 1: the first i tokens can match the text read so far. Two buffers, swapped per character.
+  let reached = new Uint8Array(tokens.length + 1);
+  let next = new Uint8Array(tokens.length + 1);
+  reach(tokens, reached, 0);
   for (const char of text) {
-    const next: number[] = [];
-    for (const i of reached) {
-      const token = tokens[i];
-      if (!token) continue; // the whole pattern is used up, and text is left
+    next.fill(0);
+    let any = false;
+    for (let i = 0; i < tokens.length; i += 1) {
+      if (reached[i] === 0) continue;
+      const token = tokens[i]!;
       if (token.kind === 'char' ? token.char === char : token.kind === 'globstar' || char !== '/') {
-        next.push(token.kind === 'char' ? i + 1 : i); // a wildcard stays, to take more characters
+        reach(tokens, next, token.kind === 'char' ? i + 1 : i); // a wildcard stays, to take more characters
+        any = true;
       }
     }
-    if (next.length === 0) return false;
-    reached = closure(tokens, next);
+    if (!any) return false;
+    [reached, next] = [next, reached];
   }
-  return reached.includes(tokens.length);
+  return reached[tokens.length] === 1;
 }
 
-/** The positions plus those reached by letting wildcards match nothing; sorted and without repeats. */
-function closure(tokens: readonly Token[], positions: readonly number[]): number[] {
-  const seen = new Set<number>();
-  for (let i of positions) {
-    seen.add(i);
-    while (tokens[i] && tokens[i]!.kind !== 'char') seen.add((i += 1));
-  }
-  return [...seen].sort((a, b) => a - b);
+/** Marks position i and those reached from it by letting wildcards match nothing. */
+function reach(tokens: readonly Token[], positions: Uint8Array, i: number): void {
+  positions[i] = 1;
+  while (i < tokens.length && tokens[i]!.kind !== 'char') positions[(i += 1)] = 1;
 }

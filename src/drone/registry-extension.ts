@@ -25,7 +25,7 @@ export interface DroneRegistryExtensionOptions extends SignatureOptions {
    * The login an entitled entry stands for, or undefined to leave it out: the entry's own username and password,
    * or (serve wires this) a token from the ECR exchange for an ECR registry.
    */
-  resolveEntry(entry: CredentialsEntry): Promise<RegistryLogin | undefined>;
+  resolveEntry(entry: CredentialsEntry): RegistryLogin | undefined | Promise<RegistryLogin | undefined>;
   log: Logger;
   observe(outcome: DroneRequestOutcome): void;
 }
@@ -40,7 +40,7 @@ export interface DroneAnswer {
 
 const TEXT = 'text/plain; charset=utf-8';
 
-export const ownLogin = async (entry: CredentialsEntry): Promise<RegistryLogin | undefined> => entryCredentials(entry);
+export const ownLogin = (entry: CredentialsEntry): RegistryLogin | undefined => entryCredentials(entry);
 
 export class DroneRegistryExtension {
   constructor(private readonly options: DroneRegistryExtensionOptions) {}
@@ -100,21 +100,25 @@ export class DroneRegistryExtension {
    */
   private async loginsFor(request: DroneCredentialsRequest): Promise<({ address: string } & RegistryLogin)[]> {
     const entries = this.options.credentials.entitledFor(request);
-    const logins = await Promise.all(
-      entries.map((entry) =>
-        this.options.resolveEntry(entry).catch((err: unknown) => {
-          this.options.log.warn('drone registry request: an entry is left out, its login could not be had', {
-            address: entry.address,
-            line: entry.line,
-            error: err,
-          });
-          return undefined;
-        }),
-      ),
-    );
+    const pending = entries.map((entry) => this.loginOf(entry));
+    // Only an ECR exchange answers later: a request without one goes through with no promise per entry.
+    const logins = pending.some((login) => login instanceof Promise) ? await Promise.all(pending) : (pending as (RegistryLogin | undefined)[]);
     return entries.flatMap((entry, i) => {
       const login = logins[i];
       return login ? [{ address: entry.address, username: login.username, password: login.password }] : [];
     });
+  }
+
+  private loginOf(entry: CredentialsEntry): RegistryLogin | undefined | Promise<RegistryLogin | undefined> {
+    const leaveOut = (err: unknown): undefined => {
+      this.options.log.warn('drone registry request: an entry is left out, its login could not be had', { address: entry.address, line: entry.line, error: err });
+      return undefined;
+    };
+    try {
+      const login = this.options.resolveEntry(entry);
+      return login instanceof Promise ? login.catch(leaveOut) : login;
+    } catch (err) {
+      return leaveOut(err);
+    }
   }
 }

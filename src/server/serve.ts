@@ -106,7 +106,7 @@ function droneExtension(secrets: string[], credentialsFile: CredentialsFileStore
     maxClockSkewMs: options.droneMaxClockSkewMs ?? SIGNATURE_DEFAULTS.maxClockSkewMs,
   };
   const { log, observeDroneRequest } = observability;
-  const extension = new DroneRegistryExtension({ ...settings, credentials: credentialsFile, resolveEntry: async (entry) => (await ownLogin(entry)) ?? ecrTokens.credentialsForEntry(entry), log, observe: observeDroneRequest });
+  const extension = new DroneRegistryExtension({ ...settings, credentials: credentialsFile, resolveEntry: (entry) => ownLogin(entry) ?? ecrTokens.credentialsForEntry(entry), log, observe: observeDroneRequest });
   return { extension, settings };
 }
 

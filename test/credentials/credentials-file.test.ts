@@ -477,6 +477,23 @@ describe('CredentialsFileStore', () => {
     expect(messages(lines, 'info')).toHaveLength(2); // the first load and this one
   });
 
+  it('does not read the file again for a write to another file in its directory', async () => {
+    const scheduling = manualScheduling();
+    let clock = Date.UTC(2026, 0, 1);
+    const { store, file } = await openStore({ ...scheduling, now: () => (clock += 1000) });
+    const loadedAt = store.status().lastReloadAt;
+    await writeFile(path.join(path.dirname(file), 'sidecar.log'), 'a line\n');
+    scheduling.fireWatchEvent();
+    scheduling.fire('timeout');
+    // Nothing to wait for when nothing happens: give a needless reload (a few ms) ample time to show.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(store.status().lastReloadAt).toBe(loadedAt);
+    await writeFile(file, SECOND); // while a change of the file itself is still taken on the next event
+    scheduling.fireWatchEvent();
+    scheduling.fire('timeout');
+    await eventually(() => store.findForHost('gcr.io') !== undefined);
+  });
+
   it('finds a change the directory watch missed by its periodic check', async () => {
     const scheduling = manualScheduling();
     const { store, file } = await openStore(scheduling);
