@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
 import JSZip from 'jszip';
 import { PLUGIN_JAR } from '../support/gocd-host';
 
@@ -25,6 +27,14 @@ describe('the plugin jar', () => {
     const sidecar = await jar.file('sidecar/gocd-registry-bridge.js')!.async('string');
     expect(sidecar.startsWith('#!/usr/bin/env node')).toBe(true);
     expect(sidecar).toContain('GOCD_REGISTRY_BRIDGE_READY');
+  });
+
+  it('carries the linux-x64 single executable, gzipped, with the SHA-256 the shim checks it against', async () => {
+    const executable = gunzipSync(await jar.file('sidecar/linux-x64/gocd-registry-bridge.gz')!.async('nodebuffer'));
+    const expected = (await jar.file('sidecar/linux-x64/gocd-registry-bridge.sha256')!.async('string')).trim();
+    expect(createHash('sha256').update(executable).digest('hex')).toBe(expected);
+    expect(executable.subarray(0, 4).toString('latin1')).toBe('\x7fELF');
+    expect(executable.includes('NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2:1')).toBe(true); // the blob is injected
   });
 
   it('contains no GoCD API classes and no bundled dependencies', () => {

@@ -15,12 +15,29 @@ jest.setTimeout(120_000);
 interface Scenario {
   name: string;
   credentials?: { username: string; password: string };
+  runtime: string;
+  /** The JVM's environment for this runtime, and the plugin-log line that shows the shim chose it. */
+  env: (workDir: string) => Record<string, string>;
+  chosen: RegExp;
 }
 
+// Both runtimes of issue 15 on every run: the jar's own executable with no node anywhere on the JVM's PATH (as on
+// a gocd-server image), and the system's Node.js named by GOCD_REGISTRY_BRIDGE_NODE.
 describe.each<Scenario>([
-  { name: 'an anonymous registry' },
-  { name: 'an htpasswd registry with USERNAME/PASSWORD', credentials: { username: 'gocd', password: 'jvm-test-pa55word' } },
-])('the plugin in a JVM against $name', ({ credentials }) => {
+  {
+    name: 'an anonymous registry',
+    runtime: "the jar's own executable, no node on PATH",
+    env: (workDir) => ({ PATH: path.join(workDir, 'an-empty-dir') }),
+    chosen: /sidecar: running the plugin's own executable for linux-x64 \(Node\.js inside\)/,
+  },
+  {
+    name: 'an htpasswd registry with USERNAME/PASSWORD',
+    credentials: { username: 'gocd', password: 'jvm-test-pa55word' },
+    runtime: 'the system Node.js',
+    env: () => ({ GOCD_REGISTRY_BRIDGE_NODE: process.execPath }),
+    chosen: new RegExp(`sidecar: running the bundle with Node\\.js v\\d+\\.\\d+\\.\\d+ at ${process.execPath.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(set by GOCD_REGISTRY_BRIDGE_NODE\\)`),
+  },
+])('the plugin in a JVM against $name, run by $runtime', ({ credentials, env, chosen }) => {
   let registry: StartedRegistry;
   let workDir: string;
   let host: GoCdHost;
@@ -37,7 +54,7 @@ describe.each<Scenario>([
     });
     await pushImage(target, 'backends/database', ['latest', 'v1.11.0-rc.1'], { seed: 'c', created: '2026-01-01T00:00:00Z' });
     workDir = mkdtempSync(path.join(tmpdir(), 'bridge-jvm-'));
-    host = await GoCdHost.start({ GOCD_REGISTRY_BRIDGE_WORK_DIR: workDir });
+    host = await GoCdHost.start({ GOCD_REGISTRY_BRIDGE_WORK_DIR: workDir, ...env(workDir) });
   });
 
   afterAll(async () => {
@@ -64,6 +81,11 @@ describe.each<Scenario>([
 
   it('loads as GoCD loads it: plugin id and @Extension class found', () => {
     expect(host.pluginId).toBe('docker-registry');
+  });
+
+  it('starts the sidecar with the runtime of this scenario, and says so in the plugin log', async () => {
+    expect((await host.handle('repository-configuration')).code).toBe(200);
+    expect(host.stderr).toMatch(chosen);
   });
 
   it('answers all eight messages', async () => {

@@ -4,13 +4,16 @@
 
 import { ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
 const ROOT = path.resolve(__dirname, '../..');
 const { name, version } = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { name: string; version: string };
 export const PLUGIN_JAR = path.join(ROOT, 'dist', `${name}-${version}.jar`);
 const HOST_CLASSPATH = [path.join(ROOT, 'build/gocd-host/classes'), path.join(ROOT, 'build/gocd-host/lib/*')].join(path.delimiter);
+
+// By its full path, so a test can hand the JVM a PATH without node (or java) on it.
+const JAVA = (process.env.PATH ?? '').split(path.delimiter).map((dir) => path.join(dir, 'java')).find((file) => existsSync(file)) ?? 'java';
 
 export interface PluginReply {
   code: number;
@@ -33,7 +36,7 @@ export class GoCdHost {
   }
 
   static async start(env: Record<string, string>, jar = PLUGIN_JAR): Promise<GoCdHost> {
-    const child = spawn('java', ['-cp', HOST_CLASSPATH, 'org.gocdregistrybridge.host.GoCdHost', jar], {
+    const child = spawn(JAVA, ['-cp', HOST_CLASSPATH, 'org.gocdregistrybridge.host.GoCdHost', jar], {
       env: { ...process.env, ...env },
       stdio: ['pipe', 'pipe', 'pipe'],
     });

@@ -11,6 +11,7 @@ import java.util.*;
 import java.util.concurrent.*;
 import java.util.function.Consumer;
 import java.util.regex.*;
+import java.util.zip.GZIPInputStream;
 
 /** Starts one sidecar process as docs/sidecar-protocol.md ("Launch") describes and waits for its ready line. */
 final class SidecarLauncher {
@@ -24,24 +25,53 @@ final class SidecarLauncher {
     static final Map<String, String> MALLOC_TUNING = Map.of("MALLOC_ARENA_MAX", "2",
             "MALLOC_TRIM_THRESHOLD_", "131072", "MALLOC_MMAP_THRESHOLD_", "131072");
 
+    /** The single-executable sidecar (Node.js inside) for a platform, gzipped, and the SHA-256 of the executable. */
+    static String executableResource(String platform) {
+        return "/sidecar/" + platform + "/gocd-registry-bridge.gz";
+    }
+
+    static String executableHashResource(String platform) {
+        return "/sidecar/" + platform + "/gocd-registry-bridge.sha256";
+    }
+
+    interface Resources {
+        InputStream open(String name); // null when the jar has no such resource
+    }
+
     private final BridgeConfig config;
+    private final String platform; // e.g. linux-x64, as the jar's sidecar/ folders are named
+    private final Resources resources;
 
     SidecarLauncher(BridgeConfig config) {
+        this(config, currentPlatform(), SidecarLauncher.class::getResourceAsStream);
+    }
+
+    SidecarLauncher(BridgeConfig config, String platform, Resources resources) {
         this.config = config;
+        this.platform = platform;
+        this.resources = resources;
+    }
+
+    /** Node's names for this JVM's OS and CPU (linux-x64, linux-arm64, darwin-arm64 …), as the jar's folders use them. */
+    static String currentPlatform() {
+        String os = System.getProperty("os.name", "").toLowerCase(Locale.ROOT);
+        String arch = System.getProperty("os.arch", "").toLowerCase(Locale.ROOT);
+        String osName = os.startsWith("linux") ? "linux" : os.startsWith("mac") ? "darwin" : os.startsWith("windows") ? "win" : os;
+        String archName = arch.equals("amd64") || arch.equals("x86_64") ? "x64" : arch.equals("aarch64") ? "arm64" : arch;
+        return osName + "-" + archName;
     }
 
     Sidecar start() throws BridgeException, InterruptedException {
-        String node = findNode();
-        checkNodeVersion(node);
-        Path script = extractScript();
+        List<String> runtime = chooseRuntime();
         Process process;
         try {
-            ProcessBuilder command = new ProcessBuilder(node, SMALL_YOUNG_GENERATION, script.toString(), "serve",
-                    "--port", "0", "--token-stdin", "--exit-on-stdin-eof");
+            List<String> argv = new ArrayList<>(runtime);
+            argv.addAll(List.of("serve", "--port", "0", "--token-stdin", "--exit-on-stdin-eof"));
+            ProcessBuilder command = new ProcessBuilder(argv);
             MALLOC_TUNING.forEach(command.environment()::putIfAbsent);
             process = command.start();
         } catch (IOException e) {
-            throw nodeMissing("cannot run " + node + ": " + BridgeException.describe(e));
+            throw nodeMissing("cannot run " + runtime.get(0) + ": " + BridgeException.describe(e));
         }
         Sidecar sidecar = null;
         try {
@@ -116,13 +146,33 @@ final class SidecarLauncher {
         return thread;
     }
 
-    private String findNode() throws BridgeException {
+    /**
+     * The command that runs the sidecar, before its own arguments, in this order: the Node.js that
+     * GOCD_REGISTRY_BRIDGE_NODE names; else the jar's own executable for this platform; else the node on PATH. The
+     * plugin log says which one and why.
+     */
+    private List<String> chooseRuntime() throws BridgeException, InterruptedException {
         if (config.node != null) {
-            if (Files.isExecutable(Paths.get(config.node)) && !Files.isDirectory(Paths.get(config.node))) {
-                return config.node;
-            }
-            throw nodeMissing("not found at " + config.node + ", from " + BridgeConfig.NODE);
+            String node = checkedNode(config.node, "set by " + BridgeConfig.NODE);
+            return List.of(node, SMALL_YOUNG_GENERATION, extractScript().toString());
         }
+        Optional<Path> executable = extractExecutable();
+        if (executable.isPresent()) {
+            LOG.info("sidecar: running the plugin's own executable for " + platform + " (Node.js inside), " + executable.get()
+                    + "; set " + BridgeConfig.NODE + " to use another Node.js");
+            return List.of(executable.get().toString()); // its node flags are built in (scripts/sea.mjs)
+        }
+        String node = checkedNode(findNodeOnPath(), "found on PATH; the plugin has no executable of its own for " + platform);
+        return List.of(node, SMALL_YOUNG_GENERATION, extractScript().toString());
+    }
+
+    private String checkedNode(String node, String why) throws BridgeException, InterruptedException {
+        String version = checkNodeVersion(node);
+        LOG.info("sidecar: running the bundle with Node.js " + version + " at " + node + " (" + why + ")");
+        return node;
+    }
+
+    private String findNodeOnPath() throws BridgeException {
         for (String dir : config.searchPath.split(File.pathSeparator)) {
             for (String name : new String[] {"node", "node.exe"}) {
                 Path candidate = Paths.get(dir.isEmpty() ? "." : dir, name);
@@ -131,10 +181,14 @@ final class SidecarLauncher {
                 }
             }
         }
-        throw nodeMissing("not found on PATH");
+        throw nodeMissing("not found on PATH, and the plugin has no executable of its own for " + platform);
     }
 
-    private void checkNodeVersion(String node) throws BridgeException, InterruptedException {
+    /** The version node reports, once it is 20 or newer. */
+    private String checkNodeVersion(String node) throws BridgeException, InterruptedException {
+        if (!Files.isExecutable(Paths.get(node)) || Files.isDirectory(Paths.get(node))) {
+            throw nodeMissing("not found at " + node + ", from " + BridgeConfig.NODE);
+        }
         String output;
         try {
             Process process = new ProcessBuilder(node, "--version").redirectErrorStream(true).start();
@@ -151,6 +205,7 @@ final class SidecarLauncher {
         if (!major.find() || Integer.parseInt(major.group(1)) < 20) {
             throw nodeMissing("found " + (output.isEmpty() ? "no version" : output.split("\\R")[0]) + " at " + node);
         }
+        return output.split("\\R")[0];
     }
 
     private static BridgeException nodeMissing(String detail) {
@@ -168,6 +223,30 @@ final class SidecarLauncher {
         } catch (IOException e) {
             throw new BridgeException("cannot read " + RESOURCE + " (" + BridgeException.describe(e) + "); reinstall the plugin");
         }
+    }
+
+    /** The jar's executable for this platform, unpacked to the work dir and checked against its SHA-256; empty if none. */
+    private Optional<Path> extractExecutable() throws BridgeException {
+        String resource = executableResource(platform);
+        String hash;
+        try (InputStream hashFile = resources.open(executableHashResource(platform))) {
+            if (hashFile == null) {
+                return Optional.empty();
+            }
+            hash = new String(hashFile.readAllBytes(), StandardCharsets.US_ASCII).trim();
+        } catch (IOException e) {
+            throw new BridgeException("cannot read " + executableHashResource(platform) + " (" + BridgeException.describe(e) + "); reinstall the plugin");
+        }
+        if (!hash.matches("[0-9a-f]{64}")) {
+            throw new BridgeException("the plugin jar's " + executableHashResource(platform) + " holds no SHA-256; reinstall the plugin");
+        }
+        return Optional.of(WorkDir.unpack(config.workDirs, new WorkDir.Payload("gocd-registry-bridge", true, hash, () -> {
+            InputStream gzipped = resources.open(resource);
+            if (gzipped == null) {
+                throw new FileNotFoundException("the plugin jar has " + executableHashResource(platform) + " but no " + resource);
+            }
+            return new GZIPInputStream(gzipped, 1 << 16);
+        })));
     }
 
     /** 32 random bytes, URL-safe base64: sent on the sidecar's stdin only, never in argv, env or a log line. */

@@ -61,8 +61,37 @@ final class WorkDir {
         return dirs;
     }
 
+    /** What to unpack: its name in the hash dir, whether it is run directly, its SHA-256 and its bytes (read once, streamed). */
+    static final class Payload {
+        final String fileName;
+        final boolean executable;
+        final String sha256;
+        final Opener contents;
+
+        Payload(String fileName, boolean executable, String sha256, Opener contents) {
+            this.fileName = fileName;
+            this.executable = executable;
+            this.sha256 = sha256;
+            this.contents = contents;
+        }
+
+        /** The sidecar bundle, run by a Node.js: {@code gocd-registry-bridge.cjs}. */
+        static Payload script(byte[] script) {
+            return new Payload(FILE, false, sha256(script), () -> new ByteArrayInputStream(script));
+        }
+    }
+
+    interface Opener {
+        InputStream open() throws IOException;
+    }
+
     /** Unpacks script to {@code <first usable dir>/<sha256>/gocd-registry-bridge.cjs} unless the copy there is intact. */
     static Path unpack(List<Path> candidates, byte[] script) throws BridgeException {
+        return unpack(candidates, Payload.script(script));
+    }
+
+    /** Unpacks payload to {@code <first usable dir>/<sha256>/<name>} unless the copy there is intact. */
+    static Path unpack(List<Path> candidates, Payload payload) throws BridgeException {
         WorkDir checks;
         try {
             checks = new WorkDir(candidates.get(0).getFileSystem());
@@ -73,7 +102,7 @@ final class WorkDir {
         for (Iterator<Path> dirs = candidates.iterator(); ; ) {
             Path dir = dirs.next();
             try {
-                return checks.unpackTo(dir, script);
+                return checks.unpackTo(dir, payload);
             } catch (BridgeException e) {
                 if (!dirs.hasNext()) {
                     throw e;
@@ -83,9 +112,10 @@ final class WorkDir {
         }
     }
 
-    private Path unpackTo(Path dir, byte[] script) throws BridgeException {
-        String hash = sha256(script);
-        Path file = dir.resolve(hash).resolve(FILE);
+    private Path unpackTo(Path dir, Payload payload) throws BridgeException {
+        String hash = payload.sha256;
+        Path file = dir.resolve(hash).resolve(payload.fileName);
+        String fileMode = payload.executable ? "rwx------" : "rw-------";
         try {
             Files.createDirectories(dir, mode("rwx------"));
             Path real = dir.toRealPath(); // used from here on: a symlink someone else owns cannot be re-pointed under us
@@ -99,7 +129,7 @@ final class WorkDir {
             } catch (FileAlreadyExistsException e) {
                 checkPrivate(hashDir, hashDir.toString());
             }
-            file = hashDir.resolve(FILE);
+            file = hashDir.resolve(payload.fileName);
             String damage = damage(file, hash);
             if (damage == null) {
                 return file;
@@ -108,9 +138,17 @@ final class WorkDir {
                 LOG.warn("sidecar: " + file + " is not the jar's copy (" + damage + "); unpacking it again");
             }
             // Renamed into place, so concurrent JVMs never run half a file.
-            Path temp = Files.createTempFile(hashDir, NAME, ".tmp", mode("rw-------"));
+            Path temp = Files.createTempFile(hashDir, NAME, ".tmp", mode(fileMode));
             try {
-                Files.move(Files.write(temp, script), file, StandardCopyOption.ATOMIC_MOVE);
+                String written;
+                try (InputStream in = payload.contents.open(); OutputStream out = Files.newOutputStream(temp)) {
+                    written = copyHashing(in, out);
+                }
+                if (!written.equals(hash)) {
+                    throw new BridgeException("the plugin jar's " + payload.fileName + " does not match its SHA-256 (" + hash
+                            + ", unpacked " + written + "); the jar is damaged: download it again and reinstall the plugin");
+                }
+                Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE);
             } finally {
                 Files.deleteIfExists(temp);
             }
@@ -190,16 +228,36 @@ final class WorkDir {
         }
         String actual;
         try (InputStream in = Files.newInputStream(file, NOFOLLOW_LINKS)) {
-            actual = sha256(in.readAllBytes());
+            actual = copyHashing(in, OutputStream.nullOutputStream()); // streamed: the executable is over 100 MB
         }
         return actual.equals(hash) ? null : "SHA-256 " + actual;
     }
 
     static String sha256(byte[] bytes) {
+        MessageDigest digest = sha256();
+        return hex(digest.digest(bytes));
+    }
+
+    /** Copies in to out and returns the SHA-256 of what passed. */
+    private static String copyHashing(InputStream in, OutputStream out) throws IOException {
+        MessageDigest digest = sha256();
+        byte[] buffer = new byte[1 << 16];
+        for (int n = in.read(buffer); n >= 0; n = in.read(buffer)) {
+            digest.update(buffer, 0, n);
+            out.write(buffer, 0, n);
+        }
+        return hex(digest.digest());
+    }
+
+    private static MessageDigest sha256() {
         try {
-            return String.format("%064x", new BigInteger(1, MessageDigest.getInstance("SHA-256").digest(bytes)));
+            return MessageDigest.getInstance("SHA-256");
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException("every JDK has SHA-256", e);
         }
+    }
+
+    private static String hex(byte[] hash) {
+        return String.format("%064x", new BigInteger(1, hash));
     }
 }

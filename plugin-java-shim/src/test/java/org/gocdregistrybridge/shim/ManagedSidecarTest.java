@@ -35,7 +35,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @DisabledOnOs(OS.WINDOWS)
 class ManagedSidecarTest {
-    private static final String RECORD_AND_SERVE = "n=$(( $(cat \"$D/starts\" 2>/dev/null || echo 0) + 1 ))\n"
+    static final String RECORD_AND_SERVE = "n=$(( $(cat \"$D/starts\" 2>/dev/null || echo 0) + 1 ))\n"
             + "echo $n > \"$D/starts\"\n"
             + "echo $$ > \"$D/pid.$n\"\n"
             + "echo \"$*\" > \"$D/args.$n\"\n"
@@ -210,7 +210,7 @@ class ManagedSidecarTest {
         Map<String, String> env = env(dir, "PATH", Files.createDirectories(dir.resolve("empty")).toString());
         env.remove(BridgeConfig.NODE);
 
-        assertEquals("gocd-registry-bridge: Node.js 20+ not found on the GoCD server (not found on PATH); install it or "
+        assertEquals("gocd-registry-bridge: Node.js 20+ not found on the GoCD server (not found on PATH, and the plugin has no executable of its own for " + SidecarLauncher.currentPlatform() + "); install it or "
                 + "set GOCD_REGISTRY_BRIDGE_NODE", call(new RegistryBridgePlugin(env), "repository-configuration").responseBody());
     }
 
