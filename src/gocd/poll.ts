@@ -36,6 +36,9 @@ export class NoMatchingTagError extends BridgeError {
 }
 
 const EXAMPLE_TAGS = 5;
+// PLATFORMS: how many candidates one poll may try. Each costs a HEAD on every poll (and its metadata once), so a
+// platform that no recent image has, on a repository of thousands of tags, would otherwise HEAD them all each minute.
+const MOST_PLATFORM_TRIES = 100;
 // One poll (tag walk, HEADs, metadata) must end before the shim gives up at 60 s, so GoCD shows our error.
 const POLL_BUDGET_MS = 50_000;
 
@@ -125,12 +128,12 @@ async function walkToPlatforms(
   if (first.missing.length === 0) return { chosen: first, lacking: [] };
   const lacking = [first];
   const older = candidates.filter((c) => c !== newest).sort(newestFirst);
-  for (const candidate of older) {
+  for (const candidate of older.slice(0, MOST_PLATFORM_TRIES - 1)) {
     const looked = await look(candidate); // one at a time: the walk stops at the first that qualifies
     if (looked.missing.length === 0) return { chosen: looked, lacking: lacking.map((l) => l.candidate.tag) };
     lacking.push(looked);
   }
-  throw noPlatform(lacking, wanted, image);
+  throw noPlatform(lacking, wanted, image, candidates.length);
 }
 
 interface Looked {
@@ -187,15 +190,20 @@ function outsideRange(filtered: readonly Candidate[], pkg: PackageSettings, imag
   );
 }
 
-function noPlatform(lacking: readonly Looked[], wanted: readonly string[], image: ImageRef): NoMatchingTagError {
+function noPlatform(lacking: readonly Looked[], wanted: readonly string[], image: ImageRef, candidates = lacking.length): NoMatchingTagError {
   const has = (l: Looked) => `${l.candidate.tag} has ${l.metadata.platforms.join(', ') || 'no platform in its config'}`;
   const where = `${image.endpoint.host}/${image.repository}`;
   const platforms = wanted.join(' and ');
+  const examples = `(${lacking.slice(0, EXAMPLE_TAGS).map(has).join('; ')})`;
+  const push = `push an image for ${wanted.join(',')} (docker buildx build --platform ${wanted.join(',')} …)`;
+  if (lacking.length < candidates) {
+    return new NoMatchingTagError(
+      `none of the newest ${lacking.length} of the ${candidates} candidate tags of ${where} provides ${platforms} ${examples}; a poll tries no more`,
+      `narrow the candidates with SEMVER_RANGE or DOCKER_TAG_FILTER to versions built for ${platforms}, ${push}, or change PLATFORMS on the package`,
+    );
+  }
   const verdict = lacking.length === 1 ? `the only candidate tag of ${where} does not provide ${platforms}` : `none of the ${lacking.length} candidate tags of ${where} provides ${platforms}`;
-  return new NoMatchingTagError(
-    `${verdict} (${lacking.slice(0, EXAMPLE_TAGS).map(has).join('; ')})`,
-    `push an image for ${wanted.join(',')} (docker buildx build --platform ${wanted.join(',')} …), or change PLATFORMS on the package`,
-  );
+  return new NoMatchingTagError(`${verdict} ${examples}`, `${push}, or change PLATFORMS on the package`);
 }
 
 function noMatch(tags: readonly string[], pkg: PackageSettings, image: ImageRef): NoMatchingTagError {

@@ -1,5 +1,5 @@
 import supertest from 'supertest';
-import { pushImage, pushIndex } from '../support/push-image';
+import { pushImage, pushIndex, pushTags } from '../support/push-image';
 import { startRegistry, StartedRegistry } from '../support/registry-server';
 import { configMap, sidecarApp } from '../support/sidecar-app';
 
@@ -93,6 +93,21 @@ describe('SEMVER_RANGE and PLATFORMS', () => {
         `GoCD would get 1.2.0 (${digests['1.2.0']}, created 2026-01-01T00:00:00Z, linux/amd64, linux/arm64/v8)`,
       ],
     });
+  });
+
+  it('tries at most 100 candidates per poll, and says how to narrow them', async () => {
+    await pushImage(registry, 'team/many', ['0.1.0'], { seed: 'arm64', platform: ARM64 });
+    await pushTags(registry, 'team/many', Array.from({ length: 100 }, (_, i) => `1.0.${i}`), { seed: 'amd64' });
+    const settings = { DOCKER_IMAGE: 'team/many', TAG_ORDER: 'semver', PLATFORMS: 'linux/arm64' };
+    const response = await call('latest-revision', body(settings));
+    expect([response.status, response.text]).toStrictEqual([
+      404,
+      `none of the newest 100 of the 101 candidate tags of ${registry.host}/team/many provides linux/arm64 ` +
+        '(1.0.99 has linux/amd64; 1.0.98 has linux/amd64; 1.0.97 has linux/amd64; 1.0.96 has linux/amd64; 1.0.95 has linux/amd64); ' +
+        'a poll tries no more. Fix: narrow the candidates with SEMVER_RANGE or DOCKER_TAG_FILTER to versions built for linux/arm64, ' +
+        'push an image for linux/arm64 (docker buildx build --platform linux/arm64 …), or change PLATFORMS on the package',
+    ]);
+    expect((await latest({ ...settings, SEMVER_RANGE: '<1' })).revision).toBe('0.1.0');
   });
 
   describe('latest-revision-since after the settings changed', () => {
