@@ -48,6 +48,7 @@ describe('SEMVER_RANGE and PLATFORMS', () => {
     ['both platforms: past single-platform indexes and a single manifest', { TAG_ORDER: 'semver', PLATFORMS: 'linux/amd64,linux/arm64/v8' }, '1.2.0'],
     ['linux/amd64: the newest already provides it', { TAG_ORDER: 'semver', PLATFORMS: 'linux/amd64' }, '2.0.0'],
     ['a range and a platform together', { SEMVER_RANGE: '^1', SEMVER_PRERELEASES: 'true', PLATFORMS: 'linux/arm64' }, '1.5.0-rc.1'],
+    ['newest-build with a platform (equal dates: natural order)', { TAG_ORDER: 'newest-build', TAG_EXCLUDE: '^stable$', PLATFORMS: 'linux/arm64' }, '1.5.0-rc.1'],
     ['a single manifest\'s platform, from its config', { DOCKER_TAG_FILTER: '^(stable|1\\.3\\.0)$', PLATFORMS: 'linux/arm64/v8' }, 'stable'],
   ])('picks %s', async (_name, settings, expected) => {
     const revision = await latest(settings);
