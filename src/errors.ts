@@ -3,7 +3,7 @@
 export type ErrorCode =
   | 'INVALID_REFERENCE' // a registry URL, image name or tag the grammar rejects
   | 'INVALID_CONFIGURATION' // a package-repository or package setting that cannot be used as given
-  | 'INVALID_FILTER' // a tag filter that is not a usable regular expression
+  | 'INVALID_FILTER' // a tag filter that is not a usable regular expression, a semver range or platform list that is not one
   | 'REGISTRY_UNREACHABLE' // DNS, refused connection, timeout
   | 'REGISTRY_TLS' // certificate or TLS handshake failure
   | 'REGISTRY_AUTH' // 401/403 or a token endpoint that refused us

@@ -29,6 +29,8 @@ Package options:
   --order ORDER           natural (default), semver, newest-build or alphabetical
   --sort-key REGEX        order by the (?<key>...) capture of each tag
   --prereleases           semver order: include pre-releases
+  --semver-range RANGE    only versions inside RANGE, e.g. ">=1.2.0 <2.0.0", "~1.26" or "^1" (implies semver order)
+  --platforms LIST        only images that provide every platform listed, e.g. linux/arm64 or linux/amd64,linux/arm64/v8
   --max-tags N            fail when the image has more than N tags (default 100000)
 Output:
   --repo-name NAME        the package repository's name in GoCD (default: repo)
@@ -58,6 +60,8 @@ export async function runPoll(argv: string[], io: CommandIo): Promise<number> {
       order: { type: 'string' },
       'sort-key': { type: 'string' },
       prereleases: { type: 'boolean', default: false },
+      'semver-range': { type: 'string' },
+      platforms: { type: 'string' },
       'max-tags': { type: 'string' },
       'repo-name': { type: 'string', default: 'repo' },
       'package-name': { type: 'string', default: 'package' },
@@ -88,6 +92,8 @@ export async function runPoll(argv: string[], io: CommandIo): Promise<number> {
     TAG_ORDER: values.order,
     TAG_SORT_KEY: values['sort-key'],
     SEMVER_PRERELEASES: values.prereleases ? 'true' : undefined,
+    SEMVER_RANGE: values['semver-range'],
+    PLATFORMS: values.platforms,
     MAX_TAGS: values['max-tags'],
   });
   const log = createLogger((line) => io.stderr(`${line}\n`), 'warn');

@@ -14,7 +14,7 @@ import {
   RegistryEndpoint,
   REGISTRY_CLIENT_DEFAULTS,
 } from '../registry';
-import { InvalidFilterError, SelectionSettings, TAG_ORDERS, TagOrder, TagPattern } from '../selection';
+import { InvalidFilterError, namedTag, parsePlatforms, parseSemverRange, SelectionSettings, TAG_ORDERS, TagOrder, TagPattern } from '../selection';
 import { PACKAGE_PROPERTIES, REPOSITORY_PROPERTIES } from './properties';
 import type { ConfigurationMap } from './request-schemas';
 
@@ -121,14 +121,17 @@ export function readPackageConfiguration(map: ConfigurationMap, endpoint: Regist
   const include = readPattern(errors, 'DOCKER_TAG_FILTER', tagFilter, 'the tag filter');
   const exclude = readPattern(errors, 'TAG_EXCLUDE', excludeFilter, 'the exclusion filter');
   const sortKeyPattern = readPattern(errors, 'TAG_SORT_KEY', map.TAG_SORT_KEY?.value ?? '', 'the sort key pattern', { keyGroup: true });
-  const order = (values.TAG_ORDER.toLowerCase() || 'natural') as TagOrder;
+  const hasRange = values.SEMVER_RANGE !== '';
+  const order = (values.TAG_ORDER.toLowerCase() || (hasRange ? 'semver' : 'natural')) as TagOrder;
   if (!TAG_ORDERS.includes(order)) {
     errors.push({ key: 'TAG_ORDER', message: `"${values.TAG_ORDER}" is not an order; use one of ${TAG_ORDERS.join(', ')} (empty means natural)` });
   }
   const includePrereleases = readBoolean(errors, 'SEMVER_PRERELEASES', values.SEMVER_PRERELEASES);
+  const semverRange = hasRange ? readSemverRange(errors, values, order, namedTag(include), includePrereleases) : undefined;
+  const platforms = values.PLATFORMS === '' ? undefined : collect(errors, 'PLATFORMS', () => parsePlatforms(values.PLATFORMS));
   const maxTags = readMaxTags(errors, values.MAX_TAGS);
   if (errors.length > 0 || !repository) return { errors };
-  const selection = { include, exclude, order, sortKey: sortKeyPattern, includePrereleases };
+  const selection = { include, exclude, order, sortKey: sortKeyPattern, includePrereleases, semverRange, platforms };
   return { settings: { repository, tagFilter, excludeFilter, selection, maxTags }, errors: [] };
 }
 
@@ -145,6 +148,22 @@ function readPattern(errors: ValidationError[], key: string, source: string, wha
   const pattern = collect(errors, key, () => TagPattern.compile(source, what, options));
   if (pattern) compiledPatterns.set(patternKey, pattern);
   return pattern;
+}
+
+/** SEMVER_RANGE implies semver order, and needs tags to choose from. */
+function readSemverRange(errors: ValidationError[], values: Record<'SEMVER_RANGE' | 'TAG_ORDER', string>, order: TagOrder, named: string | undefined, includePrereleases: boolean) {
+  if (order !== 'semver' && TAG_ORDERS.includes(order)) {
+    errors.push({ key: 'SEMVER_RANGE', message: `a range picks the newest version, but TAG_ORDER is ${values.TAG_ORDER}; set TAG_ORDER to semver or leave it empty` });
+    return undefined;
+  }
+  if (named !== undefined) {
+    errors.push({
+      key: 'SEMVER_RANGE',
+      message: `the tag filter names the one tag ${named}, which the material follows whatever its version; clear the range, or widen the filter (e.g. empty)`,
+    });
+    return undefined;
+  }
+  return collect(errors, 'SEMVER_RANGE', () => parseSemverRange(values.SEMVER_RANGE, includePrereleases));
 }
 
 function readBoolean(errors: ValidationError[], key: string, value: string): boolean {

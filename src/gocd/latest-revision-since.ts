@@ -1,4 +1,4 @@
-import { compareCandidates, CreatedOf, keyOf } from '../selection';
+import { compareCandidates, CreatedOf, isKeyInRange, keyOf } from '../selection';
 import { PackageSettings, requirePackageSettings } from './configuration';
 import { defineHandler } from './define-handler';
 import { PolledImage, pollLatest } from './poll';
@@ -32,7 +32,10 @@ function isNewer(polled: PolledImage, previous: PreviousRevision, pkg: PackageSe
     return !(previousTag === polled.tag && previousDigest === polled.manifest.digest);
   }
   const previousKey = keyOf(previousTag, pkg.selection);
-  if (previousKey === undefined) return true; // the previous tag no longer fits the settings: follow the new ones
+  // The previous tag no longer fits the settings (a new sort key or range, or it lacks a platform now listed):
+  // follow the new ones. Both settings are outside the material's identity, so GoCD keeps its history.
+  if (previousKey === undefined || !isKeyInRange(previousKey, pkg.selection)) return true;
+  if (polled.lackingPlatforms?.includes(previousTag)) return true;
   const previousCreated = Date.parse(previous.data?.CREATED ?? '');
   const createdOf: CreatedOf = (tag) => (tag === previousTag && !Number.isNaN(previousCreated) ? previousCreated : polled.createdOf(tag));
   return compareCandidates(polled, { tag: previousTag, key: previousKey }, pkg.selection.order, createdOf) > 0;

@@ -38,4 +38,9 @@ export const PACKAGE_PROPERTIES = {
   TAG_SORT_KEY: declare('Sort by part of the tag: regular expression with (?<key>...)', 4, { required: false, identity: false }),
   SEMVER_PRERELEASES: declare('semver order: include pre-releases (true/false)', 5, { required: false, identity: false }),
   MAX_TAGS: declare('Most tags the image may have (default 100000; a longer tag list fails the poll)', 6, { required: false, identity: false }),
+  // Outside identity too, although a different range or platform list is a different choice: GoCD's package form
+  // saves empty fields as well (gocd/gocd#8119 shows them), so a new identity key would give every existing package
+  // saved again a new fingerprint, restarting its history. latest-revision-since follows a changed setting instead.
+  SEMVER_RANGE: declare('Semver range the version must satisfy, e.g. >=1.2.0 <2.0.0, ~1.26 or ^1 (implies semver order)', 7, { required: false, identity: false }),
+  PLATFORMS: declare('Platforms the image must provide, e.g. linux/arm64 or linux/amd64,linux/arm64/v8', 8, { required: false, identity: false }),
 } as const;

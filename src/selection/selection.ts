@@ -3,6 +3,7 @@
 
 import { compareAlphabetical, compareNatural, compareSemver, parseSemver, TagComparator } from './order';
 import type { TagPattern } from './tag-pattern';
+import { isInRange, SemverRange } from './version-range';
 
 export const TAG_ORDERS = ['natural', 'semver', 'newest-build', 'alphabetical'] as const;
 export type TagOrder = (typeof TAG_ORDERS)[number];
@@ -17,6 +18,10 @@ export interface SelectionSettings {
   sortKey?: TagPattern;
   /** semver: pre-releases (1.0.0-rc.1) are candidates only when asked for. */
   includePrereleases: boolean;
+  /** semver: only versions inside it are candidates (built with includePrereleases, so it agrees). */
+  semverRange?: SemverRange;
+  /** Normalised os/architecture[/variant] the image must provide; the caller checks them (it takes I/O). */
+  platforms?: string[];
 }
 
 export interface Candidate {
@@ -32,7 +37,13 @@ export type CreatedOf = (tag: string) => number | undefined;
 // never an image to deploy, and `sha…` sorts above every version, so the old plugin picked them as newest.
 const ARTEFACT_TAG = /^sha256-[0-9a-f]{64}(\.[a-z]+)?$/;
 
+/** The candidates under every rule; keepInRange() last, so that a caller can tell what the range left out. */
 export function selectCandidates(tags: readonly string[], settings: SelectionSettings): Candidate[] {
+  return keepInRange(filterCandidates(tags, settings), settings);
+}
+
+/** Candidates under every rule but the semver range. */
+export function filterCandidates(tags: readonly string[], settings: SelectionSettings): Candidate[] {
   let kept = tags.filter((tag) => !ARTEFACT_TAG.test(tag));
   if (settings.include) kept = keepWhere(kept, settings.include.test(kept), true);
   if (settings.exclude) kept = keepWhere(kept, settings.exclude.test(kept), false);
@@ -48,6 +59,17 @@ export function selectCandidates(tags: readonly string[], settings: SelectionSet
     });
   }
   return candidates;
+}
+
+export function keepInRange(candidates: Candidate[], settings: SelectionSettings): Candidate[] {
+  return settings.semverRange ? candidates.filter(({ key }) => isKeyInRange(key, settings)) : candidates;
+}
+
+/** Does this key (a tag, or its sort-key capture) satisfy the package's semver range? True without one. */
+export function isKeyInRange(key: string, settings: SelectionSettings): boolean {
+  if (!settings.semverRange) return true;
+  const version = parseSemver(key);
+  return version !== undefined && isInRange(version, settings.semverRange);
 }
 
 /** What a tag is compared by under these settings: itself, or its sort-key capture (undefined if none). */

@@ -48,12 +48,23 @@ describe('gocd-registry-bridge poll', () => {
     ['3 for invalid settings', ['--filter', '(['], 3, /DOCKER_TAG_FILTER: the tag filter "\(\[" is not a valid regular expression/],
     ['1 when the image has more tags than --max-tags', ['--max-tags', '1'], 1, /lists more than 1 tags for backends\/database \(the MAX_TAGS cap\)/],
     ['3 for a --max-tags that is no number', ['--max-tags', 'all'], 3, /MAX_TAGS: "all" is not a number of tags/],
+    ['4 when no version is inside --semver-range', ['--semver-range', '>=2'], 4, /satisfies the semver range ">=2" \(newest versions: 1\.10\.0, 1\.9\.0\)/],
+    ['4 when no image provides --platforms', ['--platforms', 'linux/arm64'], 4, /none of the 2 candidate tags .* provides linux\/arm64/],
+    ['3 for a --semver-range that is no range', ['--semver-range', 'one'], 3, /SEMVER_RANGE: "one" is not a semver range/],
   ])('exits %s, with the cause and fix on stderr', async (_name, extra, code, message) => {
     const io = capturedIo({}, credentials.password);
     expect(await runPoll(args(...extra), io)).toBe(code);
     expect(io.err()).toMatch(message);
     expect(io.err()).toMatch(/\nFix: /);
     expect(io.out()).toBe('');
+  });
+
+  it('picks inside --semver-range among images that provide --platforms', async () => {
+    const io = capturedIo({}, credentials.password);
+    expect(await runPoll(args('--semver-range', '<1.10', '--platforms', 'linux/amd64', '--json'), io)).toBe(0);
+    const parsed = JSON.parse(io.out());
+    expect(parsed.revision.revision).toBe('1.9.0');
+    expect(parsed.environment.GO_PACKAGE_REPO_PACKAGE_SEMVER_RANGE).toBe('<1.10');
   });
 
   it('lists as many tags as --max-tags allows', async () => {

@@ -65,6 +65,20 @@ describe('repository-configuration and package-configuration', () => {
         'part-of-identity': false,
         secure: false,
       },
+      SEMVER_RANGE: {
+        'display-name': 'Semver range the version must satisfy, e.g. >=1.2.0 <2.0.0, ~1.26 or ^1 (implies semver order)',
+        'display-order': '7',
+        required: false,
+        'part-of-identity': false,
+        secure: false,
+      },
+      PLATFORMS: {
+        'display-name': 'Platforms the image must provide, e.g. linux/arm64 or linux/amd64,linux/arm64/v8',
+        'display-order': '8',
+        required: false,
+        'part-of-identity': false,
+        secure: false,
+      },
     });
   });
 });

@@ -97,7 +97,7 @@ describe.each<Scenario>([
       'TLS_CA_FILE',
       'TLS_SKIP_VERIFY',
     ]);
-    expect(Object.keys(await json('package-configuration'))).toEqual(['DOCKER_IMAGE', 'DOCKER_TAG_FILTER', 'TAG_EXCLUDE', 'TAG_ORDER', 'TAG_SORT_KEY', 'SEMVER_PRERELEASES', 'MAX_TAGS']);
+    expect(Object.keys(await json('package-configuration'))).toEqual(['DOCKER_IMAGE', 'DOCKER_TAG_FILTER', 'TAG_EXCLUDE', 'TAG_ORDER', 'TAG_SORT_KEY', 'SEMVER_PRERELEASES', 'MAX_TAGS', 'SEMVER_RANGE', 'PLATFORMS']);
     expect(await json('validate-repository-configuration', { 'repository-configuration': repository() })).toEqual([]);
     expect(await json('validate-package-configuration', packageBody())).toEqual([]);
     expect(await json('check-repository-connection', { 'repository-configuration': repository() })).toMatchObject({ status: 'success' });

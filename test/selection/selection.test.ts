@@ -1,4 +1,5 @@
-import { namedTag, pickNewest, selectCandidates, SelectionSettings, TagOrder, TagPattern } from '../../src/selection';
+import { InvalidFilterError, namedTag, parseSemverRange, pickNewest, selectCandidates, SelectionSettings, TagOrder, TagPattern } from '../../src/selection';
+import { thrown } from '../support/thrown';
 
 const SIGNATURE = `sha256-${'ab'.repeat(32)}.sig`;
 const TRICKY = [
@@ -15,16 +16,20 @@ const TRICKY = [
   SIGNATURE,
 ];
 
-function settings(order: TagOrder, options: { include?: string; exclude?: string; sortKey?: string; prereleases?: boolean } = {}): SelectionSettings {
+function settings(order: TagOrder, options: { include?: string; exclude?: string; sortKey?: string; prereleases?: boolean; range?: string } = {}): SelectionSettings {
   const compile = (pattern: string | undefined, keyGroup = false) => (pattern ? TagPattern.compile(pattern, 'pattern', { keyGroup }) : undefined);
+  const includePrereleases = options.prereleases ?? false;
   return {
     order,
     include: compile(options.include),
     exclude: compile(options.exclude),
     sortKey: compile(options.sortKey, true),
-    includePrereleases: options.prereleases ?? false,
+    includePrereleases,
+    semverRange: options.range === undefined ? undefined : parseSemverRange(options.range, includePrereleases),
   };
 }
+
+const RELEASES = ['1.2.3', '1.2.10', '1.3.0', 'v1.10.1', '1.11.0-rc.1', '2.0.0-rc.1', '2.0.0', 'latest'];
 
 describe('selectCandidates + pickNewest', () => {
   it.each<[string, string[], SelectionSettings, string | undefined]>([
@@ -42,6 +47,16 @@ describe('selectCandidates + pickNewest', () => {
     ['a sort key: build numbers inside the tag', ['build-9-x', 'build-10-y', 'release'], settings('natural', { sortKey: '^build-(?<key>\\d+)' }), 'build-10-y'],
     ['a sort key with semver order', ['app-v1.9.0', 'app-v1.10.0', 'app-x'], settings('semver', { sortKey: '^app-(?<key>v.+)$' }), 'app-v1.10.0'],
     ['a filter that matches nothing', TRICKY, settings('natural', { include: '^nope$' }), undefined],
+    ['a range: the newest version inside it', RELEASES, settings('semver', { range: '>=1.2.0 <2.0.0' }), 'v1.10.1'],
+    ['a range that starts inside a minor line (not what 1\.2\.\d+ says)', RELEASES, settings('semver', { range: '>=1.2.5 <1.3.0' }), '1.2.10'],
+    ['a tilde range, as Argo writes it', RELEASES, settings('semver', { range: '~1.2' }), '1.2.10'],
+    ['a caret range leaves out the next major and its pre-releases', RELEASES, settings('semver', { range: '^1' }), 'v1.10.1'],
+    ['a caret range with pre-releases asked for', RELEASES, settings('semver', { range: '^1', prereleases: true }), '1.11.0-rc.1'],
+    ['a range with pre-releases never reaches past its bound', RELEASES, settings('semver', { range: '>=2.0.0-0', prereleases: true }), '2.0.0'],
+    ['Flux\'s comma form', RELEASES, settings('semver', { range: '>=1.2.0, <1.3.0' }), '1.2.10'],
+    ['alternatives', RELEASES, settings('semver', { range: '~1.2.0 || >=3' }), '1.2.10'],
+    ['a range over the sort key', ['app-1.2.0', 'app-1.3.0', 'app-2.0.0'], settings('semver', { sortKey: '^app-(?<key>.+)$', range: '<2' }), 'app-1.3.0'],
+    ['a range no tag satisfies', RELEASES, settings('semver', { range: '>=5' }), undefined],
   ])('%s', (_name, tags, selection, expected) => {
     expect(pickNewest(selectCandidates(tags, selection), selection.order)?.tag).toBe(expected);
   });
@@ -77,5 +92,39 @@ describe('namedTag', () => {
 
   it('answers undefined without a filter', () => {
     expect(namedTag(undefined)).toBeUndefined();
+  });
+});
+
+describe('parseSemverRange', () => {
+  it.each<[string, string, boolean, string, string]>([
+    [
+      'a malformed comparator',
+      '>=1.2 <<2',
+      false,
+      '">=1.2 <<2" is not a semver range (Invalid comparator: <<2)',
+      'write a range as Flux, Argo CD Image Updater and npm do, e.g. >=1.2.0 <2.0.0, ~1.26 or ^1; alternatives join with ||',
+    ],
+    [
+      'a regular expression in the range field',
+      '^1\\.',
+      false,
+      '"^1\\\\." is not a semver range (Invalid comparator: ^1\\.)',
+      'write a range as Flux, Argo CD Image Updater and npm do, e.g. >=1.2.0 <2.0.0, ~1.26 or ^1; alternatives join with ||',
+    ],
+    [
+      'a pre-release bound without pre-releases asked for',
+      '>=1.0.0-0',
+      false,
+      'the semver range ">=1.0.0-0" names a pre-release, but pre-releases are not candidates',
+      'set SEMVER_PRERELEASES to true to let pre-releases win (what a -0 suffix, as in >=1.0.0-0, asks for in Flux), or write the range without one',
+    ],
+  ])('refuses %s with the cause and an example', (_name, source, prereleases, message, fix) => {
+    const err = thrown<InvalidFilterError>(() => parseSemverRange(source, prereleases));
+    expect(err).toBeInstanceOf(InvalidFilterError);
+    expect([err.message, err.fix]).toStrictEqual([message, fix]);
+  });
+
+  it('takes a pre-release bound when pre-releases are asked for', () => {
+    expect(parseSemverRange('>=1.0.0-0', true).source).toBe('>=1.0.0-0');
   });
 });
