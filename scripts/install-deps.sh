@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian machine lacks for building and testing, and nothing else:
 # Debian's docker-registry (the real registry the tests run), gradle 4.4.1, htpasswd, a JDK, pgrep, chromium
-# (renders the status page in a test), go (builds Drone's own client for the Drone extension's tests), moto's server
+# (renders the status page in a test), go (builds Drone's own client for the Drone extension's tests), qemu's
+# user-mode aarch64 emulator and Debian's arm64 libc (make and run the linux-arm64 single executable), moto's server
 # (stands in for the AWS ECR API in a test); then npm ci, and the Go modules of that client into the module cache,
 # so its builds need no network afterwards.
 set -euo pipefail
@@ -16,6 +17,10 @@ command -v pgrep >/dev/null || missing+=(procps)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v openssl >/dev/null || missing+=(openssl)
 command -v go >/dev/null || missing+=(golang-go)
+# The build makes the linux-arm64 single executable by running its Node under qemu, and a test runs the result.
+command -v qemu-aarch64-static >/dev/null || missing+=(qemu-user-static)
+[ -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ] || missing+=(libc6-arm64-cross)
+[ -e /usr/aarch64-linux-gnu/lib/libstdc++.so.6 ] || missing+=(libstdc++6-arm64-cross)
 if ! command -v python3 >/dev/null; then
   missing+=(python3 python3-pip)
 elif ! python3 -c 'import moto.server' 2>/dev/null && ! python3 -m pip --version >/dev/null 2>&1; then

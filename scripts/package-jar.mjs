@@ -5,7 +5,7 @@
 // test/jar.test.ts checks them on the result.
 import { readFile, writeFile } from 'node:fs/promises';
 import JSZip from 'jszip';
-import { buildSea, SEA_FILES } from './sea.mjs';
+import { buildSea, seaFiles } from './sea.mjs';
 
 const { name, version } = JSON.parse(await readFile('package.json', 'utf8'));
 const shimJar = `build/libs/${name}-${version}.jar`;
@@ -14,9 +14,10 @@ const output = `dist/${name}-${version}.jar`;
 
 const jar = await JSZip.loadAsync(await readFile(shimJar));
 jar.file('sidecar/gocd-registry-bridge.js', await readFile(sidecar));
-if (buildSea()) {
-  jar.file('sidecar/linux-x64/gocd-registry-bridge.gz', await readFile(SEA_FILES.executable), { compression: 'STORE' });
-  jar.file('sidecar/linux-x64/gocd-registry-bridge.sha256', await readFile(SEA_FILES.sha256));
+for (const platform of buildSea()) {
+  const files = seaFiles(platform);
+  jar.file(`sidecar/${platform}/gocd-registry-bridge.gz`, await readFile(files.executable), { compression: 'STORE' });
+  jar.file(`sidecar/${platform}/gocd-registry-bridge.sha256`, await readFile(files.sha256));
 }
 const bytes = await jar.generateAsync({ type: 'nodebuffer', compression: 'DEFLATE', compressionOptions: { level: 9 } });
 await writeFile(output, bytes);

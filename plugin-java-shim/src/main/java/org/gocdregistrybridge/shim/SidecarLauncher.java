@@ -54,8 +54,12 @@ final class SidecarLauncher {
 
     /** Node's names for this JVM's OS and CPU (linux-x64, linux-arm64, darwin-arm64 …), as the jar's folders use them. */
     static String currentPlatform() {
-        String os = System.getProperty("os.name", "").toLowerCase(Locale.ROOT);
-        String arch = System.getProperty("os.arch", "").toLowerCase(Locale.ROOT);
+        return platformOf(System.getProperty("os.name", ""), System.getProperty("os.arch", ""));
+    }
+
+    static String platformOf(String osProperty, String archProperty) {
+        String os = osProperty.toLowerCase(Locale.ROOT);
+        String arch = archProperty.toLowerCase(Locale.ROOT);
         String osName = os.startsWith("linux") ? "linux" : os.startsWith("mac") ? "darwin" : os.startsWith("windows") ? "win" : os;
         String archName = arch.equals("amd64") || arch.equals("x86_64") ? "x64" : arch.equals("aarch64") ? "arm64" : arch;
         return osName + "-" + archName;

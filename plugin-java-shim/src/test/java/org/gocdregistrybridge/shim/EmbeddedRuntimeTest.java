@@ -90,6 +90,15 @@ class EmbeddedRuntimeTest {
     }
 
     @Test
+    void namesPlatformsAsTheJarsFoldersDo() {
+        assertEquals("linux-x64", SidecarLauncher.platformOf("Linux", "amd64"));
+        assertEquals("linux-x64", SidecarLauncher.platformOf("Linux", "x86_64"));
+        assertEquals("linux-arm64", SidecarLauncher.platformOf("Linux", "aarch64"));
+        assertEquals("darwin-arm64", SidecarLauncher.platformOf("Mac OS X", "aarch64"));
+        assertEquals("win-x64", SidecarLauncher.platformOf("Windows Server 2022", "amd64"));
+    }
+
+    @Test
     void runsTheEmbeddedExecutableWhenNoNodeIsNamedEvenWithANodeOnPath() throws Exception {
         byte[] executable = fakeExecutable("embedded");
         embed(executable, WorkDir.sha256(executable));
