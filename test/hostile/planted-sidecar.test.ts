@@ -19,6 +19,10 @@ const SCRIPT = 'gocd-registry-bridge.cjs';
 // Another user's files need root to make; CI runs as root, so these skip only on a developer's own account.
 const itAsRoot = process.getuid?.() === 0 ? it : it.skip;
 
+// The bundle on a system Node, where a planted .cjs or node_modules could matter (the jar's executable is the
+// default runtime on linux-x64 and loads no files beside itself).
+const SYSTEM_NODE = { GOCD_REGISTRY_BRIDGE_NODE: process.execPath };
+
 /** Runs a shell script as uid 65534, the other local user. */
 function asNobody(script: string, args: string[], input: string | Buffer = ''): void {
   execFileSync('setpriv', ['--reuid', String(NOBODY), '--regid', String(NOBODY), '--clear-groups', 'sh', '-c', script, 'sh', ...args], { input });
@@ -65,12 +69,30 @@ describe('code another local user planted', () => {
     mkdirSync(path.dirname(planted), { mode: 0o700 });
     writeFileSync(planted, payload(marker), { mode: 0o600 });
 
-    const { reply, log } = await callOnce({ GOCD_REGISTRY_BRIDGE_WORK_DIR: workDir });
+    const { reply, log } = await callOnce({ GOCD_REGISTRY_BRIDGE_WORK_DIR: workDir, ...SYSTEM_NODE });
 
     expect(existsSync(marker)).toBe(false);
     expect(reply.code).toBe(200);
     expect(readFileSync(planted).equals(jarCopy)).toBe(true);
     expect(log).toContain(`sidecar: ${planted} is not the jar's copy (SHA-256 `);
+  });
+
+  it('an unpacked single executable that was swapped is replaced by the jar\'s copy before launch: it never runs', async () => {
+    const jar = await JSZip.loadAsync(readFileSync(PLUGIN_JAR));
+    const executableHash = (await jar.file('sidecar/linux-x64/gocd-registry-bridge.sha256')!.async('string')).trim();
+    const workDir = tempDir('bridge-planted-executable-');
+    const marker = path.join(workDir, 'planted-code-ran');
+    const planted = path.join(workDir, executableHash, 'gocd-registry-bridge');
+    mkdirSync(path.dirname(planted), { mode: 0o700 });
+    writeFileSync(planted, `#!/bin/sh\necho ran > '${marker}'\n`, { mode: 0o700 });
+
+    const { reply, log } = await callOnce({ GOCD_REGISTRY_BRIDGE_WORK_DIR: workDir });
+
+    expect(existsSync(marker)).toBe(false);
+    expect(reply.code).toBe(200);
+    expect(createHash('sha256').update(readFileSync(planted)).digest('hex')).toBe(executableHash);
+    expect(log).toContain(`sidecar: ${planted} is not the jar's copy (SHA-256 `);
+    expect(log).toContain("sidecar: running the plugin's own executable for linux-x64");
   });
 
   itAsRoot('a work dir owned by another user is refused, naming the path, and nothing runs from it', async () => {
@@ -121,7 +143,7 @@ describe('code another local user planted', () => {
     const port = await refusedPort();
     const registry = configMap({ DOCKER_REGISTRY_URL: `http://127.0.0.1:${port}/v2/`, DOCKER_REGISTRY_NAME: `127.0.0.1:${port}` });
 
-    const { reply } = await callOnce({ GOCD_REGISTRY_BRIDGE_WORK_DIR: path.join(sharedTmp, 'work') }, 'check-repository-connection', {
+    const { reply } = await callOnce({ GOCD_REGISTRY_BRIDGE_WORK_DIR: path.join(sharedTmp, 'work'), ...SYSTEM_NODE }, 'check-repository-connection', {
       'repository-configuration': registry,
     });
 
