@@ -43,6 +43,14 @@ Options:
   --drone-allow-hmac-sha1  also accept Drone signatures made with hmac-sha1 (old clients; hmac-sha256 otherwise)
   --drone-max-clock-skew SECONDS
                            how far a Drone request's Date may be from this clock (default 300; 0: no check)
+  --status-registry-token-file FILE
+                           serve the build-status registry at /status-registry/… for clients with an API token
+                           from FILE (one a line); records in SQLite in --data-dir unless --status-registry-db
+  --data-dir DIR           the status registry's SQLite file and its handlers' secrets/ directory (default
+                           ~/.local/share/gocd-registry-bridge)
+  --status-registry-db postgres://USER@HOST:PORT/DB
+                           keep the status registry's records in PostgreSQL, for several serve nodes; the
+                           password from PGPASSWORD or ~/.pgpass, never the URL
   --token-stdin            read the bearer token from the first line of stdin (what the plugin does);
                            otherwise the token comes from GOCD_REGISTRY_BRIDGE_TOKEN
   --exit-on-stdin-eof      exit when stdin closes (the plugin's JVM is gone)
@@ -110,6 +118,9 @@ async function runServe(argv: string[]): Promise<number | undefined> {
       'drone-registry-secret-file': { type: 'string' },
       'drone-allow-hmac-sha1': { type: 'boolean', default: false },
       'drone-max-clock-skew': { type: 'string' },
+      'status-registry-token-file': { type: 'string' },
+      'data-dir': { type: 'string' },
+      'status-registry-db': { type: 'string' },
       'token-stdin': { type: 'boolean', default: false },
       'exit-on-stdin-eof': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -130,6 +141,9 @@ async function runServe(argv: string[]): Promise<number | undefined> {
     droneSecretFile: values['drone-registry-secret-file'],
     droneAllowHmacSha1: values['drone-allow-hmac-sha1'],
     droneMaxClockSkewMs: values['drone-max-clock-skew'] === undefined ? undefined : parseClockSkew(values['drone-max-clock-skew']),
+    statusRegistryTokenFile: values['status-registry-token-file'],
+    dataDir: values['data-dir'],
+    statusRegistryDb: values['status-registry-db'],
     statusPort: statusPort === undefined ? undefined : Number(statusPort),
     tokenFromStdin: values['token-stdin'],
     exitOnStdinEof: values['exit-on-stdin-eof'],

@@ -4,6 +4,8 @@
 // serve with its cause and fix.
 
 import { isIP } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { InvalidCredentialsFileError, readSecretFile } from '../credentials';
 import { BridgeError, BridgeErrorInit } from '../errors';
 
@@ -122,6 +124,22 @@ export async function readDroneSecrets(file: string | undefined, fromEnv: string
     }
   }
   if (text === undefined) return undefined;
+  return secretLines(text, source, DRONE_SECRET_FIX);
+}
+
+/** `--drone-max-clock-skew SECONDS`: whole seconds, 0 turning the Date check off; in milliseconds. */
+export function parseClockSkew(text: string): number {
+  if (!/^\d{1,6}$/.test(text)) {
+    throw new ServeOptionError({
+      message: `--drone-max-clock-skew "${text}" is not a whole number of seconds`,
+      fix: 'give seconds, e.g. 300 (the default: 5 minutes), or 0 to accept any Date',
+    });
+  }
+  return Number(text) * 1000;
+}
+
+/** Secrets one a line (blank lines skipped), each at least 16 visible characters; no secret in any message. */
+function secretLines(text: string, source: string, fix: string): string[] {
   const secrets: string[] = [];
   for (const [index, line] of text.split('\n').entries()) {
     const secret = line.replace(/\r$/, '');
@@ -134,20 +152,46 @@ export async function readDroneSecrets(file: string | undefined, fromEnv: string
           : secret.length < MIN_DRONE_SECRET_LENGTH
             ? `is shorter than ${MIN_DRONE_SECRET_LENGTH} characters`
             : undefined;
-    if (problem) throw new ServeOptionError({ message: `${source}: the secret on line ${index + 1} ${problem}`, fix: DRONE_SECRET_FIX });
+    if (problem) throw new ServeOptionError({ message: `${source}: the secret on line ${index + 1} ${problem}`, fix });
     secrets.push(secret);
   }
-  if (secrets.length === 0) throw new ServeOptionError({ message: `${source} holds no secret`, fix: DRONE_SECRET_FIX });
+  if (secrets.length === 0) throw new ServeOptionError({ message: `${source} holds no secret`, fix });
   return secrets;
 }
 
-/** `--drone-max-clock-skew SECONDS`: whole seconds, 0 turning the Date check off; in milliseconds. */
-export function parseClockSkew(text: string): number {
-  if (!/^\d{1,6}$/.test(text)) {
-    throw new ServeOptionError({
-      message: `--drone-max-clock-skew "${text}" is not a whole number of seconds`,
-      fix: 'give seconds, e.g. 300 (the default: 5 minutes), or 0 to accept any Date',
-    });
+const STATUS_REGISTRY_TOKEN_FIX = 'put each API token on a line of its own, at least 16 characters without spaces at either end (openssl rand -hex 32); several while one is rotated out';
+
+/** --status-registry-token-file: the build-status registry's API tokens, one a line; the file is a secret file. */
+export async function readStatusRegistryTokens(file: string, uid: number | undefined): Promise<string[]> {
+  let text: string;
+  try {
+    text = await readSecretFile(file, '--status-registry-token-file', { uid, maxBytes: MAX_DRONE_SECRET_FILE_BYTES });
+  } catch (err) {
+    if (!(err instanceof InvalidCredentialsFileError)) throw err;
+    throw new ServeOptionError({ message: err.message, fix: err.fix, cause: err });
   }
-  return Number(text) * 1000;
+  return secretLines(text, `--status-registry-token-file ${file}`, STATUS_REGISTRY_TOKEN_FIX);
+}
+
+/**
+ * Where the status registry keeps its records: PostgreSQL when --status-registry-db names one (several nodes),
+ * otherwise SQLite in the data directory (--data-dir, default ~/.local/share/gocd-registry-bridge). A password in the
+ * URL is refused: argv is visible to every user of the machine (ps); pg reads PGPASSWORD and ~/.pgpass instead.
+ */
+export function statusRegistryLocation(dataDir: string, dbUrl: string | undefined): { engine: 'sqlite'; file: string } | { engine: 'postgres'; url: string } {
+  if (dbUrl === undefined) return { engine: 'sqlite', file: path.join(dataDir, 'status-registry.sqlite') };
+  let url: URL;
+  try {
+    url = new URL(dbUrl);
+  } catch {
+    throw new ServeOptionError({ message: '--status-registry-db is not a URL', fix: 'give postgres://USER@HOST:PORT/DATABASE' });
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') throw new ServeOptionError({ message: `--status-registry-db: ${url.protocol} is not a PostgreSQL URL`, fix: 'give postgres://USER@HOST:PORT/DATABASE (leave it out for SQLite in --data-dir)' });
+  if (url.password !== '') throw new ServeOptionError({ message: '--status-registry-db holds a password, which every user of this machine can read in the process list', fix: 'drop it from the URL and set PGPASSWORD in the environment of serve, or put it in ~/.pgpass' });
+  return { engine: 'postgres', url: dbUrl };
+}
+
+/** ~/.local/share/gocd-registry-bridge (XDG_DATA_HOME when set). */
+export function defaultDataDir(env: NodeJS.ProcessEnv): string {
+  return path.join(env.XDG_DATA_HOME || path.join(os.homedir(), '.local', 'share'), 'gocd-registry-bridge');
 }
