@@ -3,7 +3,7 @@
 import { parseArgs } from 'node:util';
 import { version } from '../package.json';
 import { CommandIo, EXIT, runImages, runPoll, UsageError } from './cli';
-import { DEFAULT_LISTEN, ListenAddress, listenOnLoopbackPort, parseClockSkew, parseListenAddress, serve, ServeOptionError } from './server';
+import { DEFAULT_LISTEN, ListenAddress, listenOnLoopbackPort, parseCallTimeout, parseClockSkew, parseListenAddress, serve, ServeOptionError } from './server';
 
 const USAGE = `gocd-registry-bridge ${version}: Docker/OCI registry tags as GoCD package materials
 
@@ -51,6 +51,9 @@ Options:
   --status-registry-db postgres://USER@HOST:PORT/DB
                            keep the status registry's records in PostgreSQL, for several serve nodes; the
                            password from PGPASSWORD or ~/.pgpass, never the URL
+  --status-registry-call-timeout SECONDS
+                           one action call's limit (default 10); a claim three times as old is taken for lost
+                           with its process and made again, with the same Idempotency-Key
   --token-stdin            read the bearer token from the first line of stdin (what the plugin does);
                            otherwise the token comes from GOCD_REGISTRY_BRIDGE_TOKEN
   --exit-on-stdin-eof      exit when stdin closes (the plugin's JVM is gone)
@@ -121,6 +124,7 @@ async function runServe(argv: string[]): Promise<number | undefined> {
       'status-registry-token-file': { type: 'string' },
       'data-dir': { type: 'string' },
       'status-registry-db': { type: 'string' },
+      'status-registry-call-timeout': { type: 'string' },
       'token-stdin': { type: 'boolean', default: false },
       'exit-on-stdin-eof': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -144,6 +148,7 @@ async function runServe(argv: string[]): Promise<number | undefined> {
     statusRegistryTokenFile: values['status-registry-token-file'],
     dataDir: values['data-dir'],
     statusRegistryDb: values['status-registry-db'],
+    statusRegistryCallTimeoutMs: values['status-registry-call-timeout'] === undefined ? undefined : parseCallTimeout(values['status-registry-call-timeout']),
     statusPort: statusPort === undefined ? undefined : Number(statusPort),
     tokenFromStdin: values['token-stdin'],
     exitOnStdinEof: values['exit-on-stdin-eof'],

@@ -195,3 +195,11 @@ export function statusRegistryLocation(dataDir: string, dbUrl: string | undefine
 export function defaultDataDir(env: NodeJS.ProcessEnv): string {
   return path.join(env.XDG_DATA_HOME || path.join(os.homedir(), '.local', 'share'), 'gocd-registry-bridge');
 }
+
+/** `--status-registry-call-timeout SECONDS`: 1 to 300 whole seconds; in milliseconds. */
+export function parseCallTimeout(text: string): number {
+  if (!/^\d{1,3}$/.test(text) || Number(text) < 1 || Number(text) > 300) {
+    throw new ServeOptionError({ message: `--status-registry-call-timeout "${text}" is not 1 to 300 seconds`, fix: 'give whole seconds, e.g. 10 (the default)' });
+  }
+  return Number(text) * 1000;
+}

@@ -37,6 +37,8 @@ export interface ServeOptions {
   dataDir?: string;
   /** --status-registry-db postgres://…: records in PostgreSQL (several nodes) instead of SQLite. */
   statusRegistryDb?: string;
+  /** --status-registry-call-timeout, in milliseconds: one action call's limit; a claim 3 times as old is retaken. */
+  statusRegistryCallTimeoutMs?: number;
   /** GOCD_REGISTRY_BRIDGE_STATUS_PORT: also serve /status and /metrics here, on loopback. */
   statusPort?: number;
   tokenFromStdin: boolean;
@@ -130,7 +132,9 @@ async function startStatusRegistry(options: ServeOptions, log: Logger, env: Node
     if (err instanceof BridgeError) throw new ServeOptionError({ message: err.message, fix: err.fix, cause: err });
     throw new ServeOptionError({ message: `the status registry's ${location.engine} store cannot be opened: ${(err as Error).message}`, fix: location.engine === 'sqlite' ? `check that ${dataDir} is writable by this user` : 'check the URL, that PostgreSQL runs there, and PGPASSWORD or ~/.pgpass', cause: err });
   }
-  const registry = new StatusRegistry({ store, log, secretsDir: path.join(dataDir, 'secrets'), env, uid: process.getuid?.() });
+  const callTimeoutMs = options.statusRegistryCallTimeoutMs;
+  const policy = callTimeoutMs === undefined ? {} : { callTimeoutMs, staleClaimMs: 3 * callTimeoutMs };
+  const registry = new StatusRegistry({ store, log, secretsDir: path.join(dataDir, 'secrets'), env, uid: process.getuid?.(), policy });
   registry.start();
   log.info('status registry on', { engine: location.engine, tokens: tokens.length, ...(location.engine === 'sqlite' ? { file: location.file } : {}) });
   return { registry, tokens };
