@@ -11,6 +11,7 @@ import type { Logger } from '../log';
 import { accessChecks, AccessOptions } from './access';
 import type { Observability } from './observability';
 import { createRouter, createRouterServer, Reply, Route, RouterOptions } from './router';
+import { renderStatusRegistrySection } from './status-registry-page';
 import { statusRegistryRoutes } from './status-registry-routes';
 
 export interface AppOptions extends Omit<AccessOptions, 'gocdToken' | 'allowRemoteGoCd' | 'drone' | 'statusRegistryTokens'> {
@@ -74,8 +75,8 @@ function droneRoute(drone: DroneRegistryExtension): Route {
 }
 
 /** /health, /status and /metrics: also served on the optional fixed status port. */
-function statusRoutes(options: Pick<AppOptions, 'version' | 'observability'>): Route[] {
-  const { version, observability } = options;
+function statusRoutes(options: Pick<AppOptions, 'version' | 'observability' | 'statusRegistry'>): Route[] {
+  const { version, observability, statusRegistry } = options;
   const route = (name: string, auth: Route['auth'], handle: Route['handle']): Route => ({
     name,
     methods: ['GET'],
@@ -87,7 +88,10 @@ function statusRoutes(options: Pick<AppOptions, 'version' | 'observability'>): R
   });
   return [
     route('health', 'none', () => ({ status: 200, body: JSON.stringify({ status: 'ok', version }), contentType: 'application/json; charset=utf-8' })),
-    route('status', 'status', () => ({ status: 200, body: observability.statusPage(version), contentType: 'text/html; charset=utf-8' })),
+    route('status', 'status', async () => {
+      const sections = statusRegistry ? [await renderStatusRegistrySection(statusRegistry.registry)] : [];
+      return { status: 200, body: observability.statusPage(version, sections), contentType: 'text/html; charset=utf-8' };
+    }),
     route('metrics', 'status', async () => ({ status: 200, ...(await observability.metricsText()) })),
   ];
 }

@@ -50,11 +50,11 @@ export class Observability {
     this.credentialsFile = file;
   }
 
-  /** GET /status: the page. */
-  statusPage(version: string): string {
+  /** GET /status: the page; `sections` are services' own (the build-status registry's). */
+  statusPage(version: string, sections?: string[]): string {
     const nowMs = this.now();
     const materials = this.activity.recent(nowMs, STATUS_WINDOW_MS);
-    return renderStatusPage({ version, startedAtMs: this.startedAtMs, nowMs, windowMs: STATUS_WINDOW_MS, materials, credentials: this.credentialsFile?.status() });
+    return renderStatusPage({ version, startedAtMs: this.startedAtMs, nowMs, windowMs: STATUS_WINDOW_MS, materials, credentials: this.credentialsFile?.status(), sections });
   }
 
   /** GET /metrics: Prometheus text, with its content type. */

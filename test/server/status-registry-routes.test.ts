@@ -96,4 +96,19 @@ describe('the status registry routes', () => {
     await registry.idle();
     expect([new Set(answers.map((a) => a.status)), receiver.calls.length]).toEqual([new Set([200]), 1]);
   });
+
+  it('shows waiting and finished package versions on /status, escaped, with the action state and last error', async () => {
+    receiver.answer.status = 401;
+    await put('<b>pkg</b>', '1', registration(['o/one', 'o/two']));
+    await put('done', '2', { repositories: ['o/one'], handlers: { success: { kind: 'webhook', url: `${receiver.url}/hook` } } });
+    await post('<b>pkg</b>', '1', { repo: 'o/one', status: 'killed', number: 4 });
+    await post('done', '2', { repo: 'o/one', status: 'success', number: 5 });
+    await registry.idle();
+    const page = (await supertest(app).get('/status')).text;
+    expect(page).toContain('<h2>Build-status registry</h2>');
+    expect(page).toContain('<code>&lt;b&gt;pkg&lt;/b&gt;@1</code>');
+    expect(page).not.toContain('<b>pkg</b>');
+    expect(page).toContain('<code>o/one</code> <span class="error">killed</span> #4');
+    expect(page).toContain(`webhook ${receiver.url}/hook answered 401`);
+  });
 });
