@@ -2,7 +2,7 @@
 
 import { parseArgs } from 'node:util';
 import { version } from '../package.json';
-import { CommandIo, EXIT, runImages, runPoll, UsageError } from './cli';
+import { CommandIo, EXIT, runImages, runPoll, runStatusRegistry, UsageError } from './cli';
 import { DEFAULT_LISTEN, ListenAddress, listenOnLoopbackPort, parseCallTimeout, parseClockSkew, parseListenAddress, serve, ServeOptionError } from './server';
 
 const USAGE = `gocd-registry-bridge ${version}: Docker/OCI registry tags as GoCD package materials
@@ -11,6 +11,7 @@ Usage:
   gocd-registry-bridge serve [--listen HOST:PORT] [--token-stdin] [--exit-on-stdin-eof] [options]
   gocd-registry-bridge poll --registry URL --image NAME [options]
   gocd-registry-bridge images [--pull]
+  gocd-registry-bridge status-registry --server URL --token-file FILE
   gocd-registry-bridge --version
   gocd-registry-bridge <command> --help
 
@@ -18,6 +19,9 @@ Commands:
   serve    Run the sidecar the GoCD plugin forwards to (on 127.0.0.1 unless --listen says otherwise).
   poll     Poll a registry once and show what GoCD would get, env var names included.
   images   Inside a GoCD task: print (or pull) the image of each package material.
+  status-registry
+           Pipeline step of the build-status registry: register a package version (upstream) or report a
+           downstream build, with drone-downstream-registry's environment contract.
 `;
 
 const SERVE_USAGE = `Usage: gocd-registry-bridge serve [--listen HOST:PORT] [--token-stdin] [--exit-on-stdin-eof] [options]
@@ -104,6 +108,8 @@ async function main(argv: string[]): Promise<number | undefined> {
       return runImages(rest, processIo);
     case 'serve':
       return runServe(rest);
+    case 'status-registry':
+      return runStatusRegistry(rest, processIo);
     default:
       throw new UsageError(`unknown command "${command}"`);
   }
@@ -179,6 +185,6 @@ main(process.argv.slice(2)).then(
 
 function argvCommand(): string {
   const command = process.argv[2];
-  return command === 'poll' || command === 'images' || command === 'serve' ? command : '';
+  return command === 'poll' || command === 'images' || command === 'serve' || command === 'status-registry' ? command : '';
 }
 
