@@ -6,7 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parse as parseDotenv } from 'dotenv';
-import { CommandIo, EXIT } from './command-io';
+import { defaultDataDir, importEntries, openStore, statusRegistryLocation } from '../status-registry';
+import { CommandIo, EXIT, UsageError } from './command-io';
 
 export const STATUS_REGISTRY_USAGE = `Usage: gocd-registry-bridge status-registry --server URL (--token-file FILE | env STATUS_REGISTRY_TOKEN) [--status S]
 
@@ -32,6 +33,11 @@ Options:
   --retry-delay SECONDS the first wait between them, doubled each time (default 2)
 
 Exit codes: 0 done (or REGISTRY_DOWNSTREAM not true), 1 refused or failed, 2 usage error.
+
+gocd-registry-bridge status-registry import DIR [--data-dir DIR | --status-registry-db URL]
+  imports drone-downstream-registry's entry files from DIR (its registry_path) into the store serve uses (run it
+  with serve stopped, or against PostgreSQL): each as wave 1; a handler the original ran is done, a final verdict
+  whose handler never ran is imported as failed, for POST …/action/retry. Records already there are left alone.
 `;
 
 export interface StatusRegistryClientDeps {
@@ -44,6 +50,7 @@ const REAL_DEPS: StatusRegistryClientDeps = { fetch: (...args) => fetch(...args)
 const REQUEST_TIMEOUT_MS = 30_000;
 
 export async function runStatusRegistry(argv: string[], io: CommandIo, deps: StatusRegistryClientDeps = REAL_DEPS): Promise<number> {
+  if (argv[0] === 'import') return runImport(argv.slice(1), io);
   const { values } = parseArgs({
     args: argv,
     strict: true,
@@ -107,6 +114,21 @@ export async function runStatusRegistry(argv: string[], io: CommandIo, deps: Sta
   if (isRegistration) io.stdout(`registered ${pkg}@${version}, waiting on ${view.repositories.join(', ')}\nREGISTRY_WAVE=${view.wave}\n`);
   else io.stdout(`reported ${repo} for ${pkg}@${version}: verdict ${view.verdict}, action ${view.action.state}\n`);
   return EXIT.OK;
+}
+
+async function runImport(argv: string[], io: CommandIo): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, strict: true, allowPositionals: true, options: { 'data-dir': { type: 'string' }, 'status-registry-db': { type: 'string' } } });
+  if (positionals.length !== 1) throw new UsageError('status-registry import takes one directory: the original plugin\'s registry_path');
+  const location = statusRegistryLocation(values['data-dir'] ?? defaultDataDir(io.env), values['status-registry-db']);
+  const store = await openStore(location);
+  try {
+    const report = await importEntries(store, positionals[0] as string, Date.now());
+    io.stdout(`imported ${report.imported.length}, already present ${report.present.length}, unreadable ${report.unreadable.length}\n`);
+    for (const { file, reason } of report.unreadable) io.stderr(`status-registry import: ${file}: ${reason}\n`);
+    return report.unreadable.length > 0 ? EXIT.FAILED : EXIT.OK;
+  } finally {
+    await store.close();
+  }
 }
 
 /** The environment with PLUGIN_PARAMS' dotenv file under it (dotenv does not override), or the problem. */

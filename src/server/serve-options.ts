@@ -4,8 +4,6 @@
 // serve with its cause and fix.
 
 import { isIP } from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { InvalidCredentialsFileError, readSecretFile } from '../credentials';
 import { BridgeError, BridgeErrorInit } from '../errors';
 
@@ -171,29 +169,6 @@ export async function readStatusRegistryTokens(file: string, uid: number | undef
     throw new ServeOptionError({ message: err.message, fix: err.fix, cause: err });
   }
   return secretLines(text, `--status-registry-token-file ${file}`, STATUS_REGISTRY_TOKEN_FIX);
-}
-
-/**
- * Where the status registry keeps its records: PostgreSQL when --status-registry-db names one (several nodes),
- * otherwise SQLite in the data directory (--data-dir, default ~/.local/share/gocd-registry-bridge). A password in the
- * URL is refused: argv is visible to every user of the machine (ps); pg reads PGPASSWORD and ~/.pgpass instead.
- */
-export function statusRegistryLocation(dataDir: string, dbUrl: string | undefined): { engine: 'sqlite'; file: string } | { engine: 'postgres'; url: string } {
-  if (dbUrl === undefined) return { engine: 'sqlite', file: path.join(dataDir, 'status-registry.sqlite') };
-  let url: URL;
-  try {
-    url = new URL(dbUrl);
-  } catch {
-    throw new ServeOptionError({ message: '--status-registry-db is not a URL', fix: 'give postgres://USER@HOST:PORT/DATABASE' });
-  }
-  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') throw new ServeOptionError({ message: `--status-registry-db: ${url.protocol} is not a PostgreSQL URL`, fix: 'give postgres://USER@HOST:PORT/DATABASE (leave it out for SQLite in --data-dir)' });
-  if (url.password !== '') throw new ServeOptionError({ message: '--status-registry-db holds a password, which every user of this machine can read in the process list', fix: 'drop it from the URL and set PGPASSWORD in the environment of serve, or put it in ~/.pgpass' });
-  return { engine: 'postgres', url: dbUrl };
-}
-
-/** ~/.local/share/gocd-registry-bridge (XDG_DATA_HOME when set). */
-export function defaultDataDir(env: NodeJS.ProcessEnv): string {
-  return path.join(env.XDG_DATA_HOME || path.join(os.homedir(), '.local', 'share'), 'gocd-registry-bridge');
 }
 
 /** `--status-registry-call-timeout SECONDS`: 1 to 300 whole seconds; in milliseconds. */

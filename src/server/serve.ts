@@ -11,11 +11,11 @@ import { DroneRegistryExtension, ownLogin, SIGNATURE_DEFAULTS, SignatureOptions 
 import { BridgeError } from '../errors';
 import type { Logger } from '../log';
 import { RegistryClient } from '../registry';
-import { openStore, RecordStore, StatusRegistry } from '../status-registry';
+import { defaultDataDir, openStore, RecordStore, StatusRegistry, statusRegistryLocation, StoreLocation } from '../status-registry';
 import { describePolicy, isLoopbackAddress } from './access';
 import { AppOptions, createSidecarServer, createStatusServer, sidecarRoutes } from './app';
 import { Observability } from './observability';
-import { defaultDataDir, ListenAddress, readDroneSecrets, readStatusRegistryTokens, readStatusToken, ServeOptionError, statusRegistryLocation, urlHost } from './serve-options';
+import { ListenAddress, readDroneSecrets, readStatusRegistryTokens, readStatusToken, ServeOptionError, urlHost } from './serve-options';
 
 export interface ServeOptions {
   listen: ListenAddress;
@@ -120,17 +120,18 @@ async function startStatusRegistry(options: ServeOptions, log: Logger, env: Node
   const tokens = await readStatusRegistryTokens(options.statusRegistryTokenFile, process.getuid?.());
   for (const token of tokens) log.registerSecret(token);
   const dataDir = options.dataDir ?? defaultDataDir(env);
-  const location = statusRegistryLocation(dataDir, options.statusRegistryDb);
+  let location: StoreLocation | undefined;
   let store: RecordStore;
   try {
+    location = statusRegistryLocation(dataDir, options.statusRegistryDb);
     store = await openStore(location);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'MODULE_NOT_FOUND' || code === 'ERR_DLOPEN_FAILED') {
-      throw new ServeOptionError({ message: `the status registry's ${location.engine} driver cannot be loaded (${code})`, fix: 'the single-file sidecar leaves the native SQLite driver out: npm install better-sqlite3@12 in a directory of your own and start serve with NODE_PATH=that/node_modules, or use --status-registry-db postgres://…', cause: err });
+      throw new ServeOptionError({ message: `the status registry's ${location?.engine} driver cannot be loaded (${code})`, fix: 'the single-file sidecar leaves the native SQLite driver out: npm install better-sqlite3@12 in a directory of your own and start serve with NODE_PATH=that/node_modules, or use --status-registry-db postgres://…', cause: err });
     }
     if (err instanceof BridgeError) throw new ServeOptionError({ message: err.message, fix: err.fix, cause: err });
-    throw new ServeOptionError({ message: `the status registry's ${location.engine} store cannot be opened: ${(err as Error).message}`, fix: location.engine === 'sqlite' ? `check that ${dataDir} is writable by this user` : 'check the URL, that PostgreSQL runs there, and PGPASSWORD or ~/.pgpass', cause: err });
+    throw new ServeOptionError({ message: `the status registry's ${location?.engine} store cannot be opened: ${(err as Error).message}`, fix: location?.engine === 'sqlite' ? `check that ${dataDir} is writable by this user` : 'check the URL, that PostgreSQL runs there, and PGPASSWORD or ~/.pgpass', cause: err });
   }
   const callTimeoutMs = options.statusRegistryCallTimeoutMs;
   const policy = callTimeoutMs === undefined ? {} : { callTimeoutMs, staleClaimMs: 3 * callTimeoutMs };

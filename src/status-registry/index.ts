@@ -4,7 +4,9 @@
 
 export { StatusRegistry, ACTION_DEFAULTS } from './service';
 export type { ActionPolicy, PackageView, StatusRegistryOptions } from './service';
-export { openStore } from './store';
+export { defaultDataDir, openStore, statusRegistryLocation } from './store';
+export { importEntries } from './import-entries';
+export type { ImportReport } from './import-entries';
 export type { RecordStore, StoreLocation } from './store';
 export { StatusRegistryError, normaliseStatus, verdictOf } from './record';
 export type { ActionState, PackageRecord, Verdict } from './record';

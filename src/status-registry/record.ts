@@ -173,8 +173,13 @@ export function applyReport(current: PackageRecord | undefined, key: { package: 
   return { record: { ...record, action }, verdict, isClaimed: action.state === 'claimed' };
 }
 
+/** One per wave and verdict: every call of one action carries it, so a receiver can drop a repeat. */
+export function idempotencyKeyOf(record: PackageRecord, verdict: BuildStatus): string {
+  return `${record.package}@${record.version}#${record.wave}:${verdict}`;
+}
+
 function claimAction(record: PackageRecord, verdict: BuildStatus, nowMs: number): ActionRecord {
-  const idempotencyKey = `${record.package}@${record.version}#${record.wave}:${verdict}`;
+  const idempotencyKey = idempotencyKeyOf(record, verdict);
   if (record.handlers[verdict] === undefined) return { state: 'done', verdict, idempotencyKey, attempts: 0, claimedAtMs: nowMs, finishedAtMs: nowMs, hasNoHandler: true };
   return { state: 'claimed', verdict, idempotencyKey, attempts: 0, claimedAtMs: nowMs };
 }

@@ -3,6 +3,9 @@
 // rules (record.ts) run inside it, so every engine passes the same contract tests. Engines are loaded on first
 // use: the sidecar inside the jar never runs the status registry and carries neither driver.
 
+import os from 'node:os';
+import path from 'node:path';
+import { BridgeError } from '../errors';
 import { ActionState, PackageRecord, Verdict, verdictOf } from './record';
 
 export interface RecordKey {
@@ -35,6 +38,29 @@ export interface RecordStore {
 }
 
 export type StoreLocation = { engine: 'sqlite'; file: string } | { engine: 'postgres'; url: string };
+
+/**
+ * Where the status registry keeps its records: PostgreSQL when --status-registry-db names one (several nodes),
+ * otherwise SQLite in the data directory (--data-dir, default ~/.local/share/gocd-registry-bridge). A password in the
+ * URL is refused: argv is visible to every user of the machine (ps); pg reads PGPASSWORD and ~/.pgpass instead.
+ */
+export function statusRegistryLocation(dataDir: string, dbUrl: string | undefined): StoreLocation {
+  if (dbUrl === undefined) return { engine: 'sqlite', file: path.join(dataDir, 'status-registry.sqlite') };
+  let url: URL;
+  try {
+    url = new URL(dbUrl);
+  } catch {
+    throw new BridgeError('INVALID_CONFIGURATION', { message: '--status-registry-db is not a URL', fix: 'give postgres://USER@HOST:PORT/DATABASE' });
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') throw new BridgeError('INVALID_CONFIGURATION', { message: `--status-registry-db: ${url.protocol} is not a PostgreSQL URL`, fix: 'give postgres://USER@HOST:PORT/DATABASE (leave it out for SQLite in --data-dir)' });
+  if (url.password !== '') throw new BridgeError('INVALID_CONFIGURATION', { message: '--status-registry-db holds a password, which every user of this machine can read in the process list', fix: 'drop it from the URL and set PGPASSWORD in the environment of serve, or put it in ~/.pgpass' });
+  return { engine: 'postgres', url: dbUrl };
+}
+
+/** ~/.local/share/gocd-registry-bridge (XDG_DATA_HOME when set). */
+export function defaultDataDir(env: NodeJS.ProcessEnv): string {
+  return path.join(env.XDG_DATA_HOME || path.join(os.homedir(), '.local', 'share'), 'gocd-registry-bridge');
+}
 
 /** The engine for a location, its driver loaded now. */
 export async function openStore(location: StoreLocation): Promise<RecordStore> {
