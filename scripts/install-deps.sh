@@ -2,7 +2,8 @@
 # Installs what a fresh Debian machine lacks for building and testing, and nothing else:
 # Debian's docker-registry (the real registry the tests run), gradle 4.4.1, htpasswd, a JDK, pgrep, chromium
 # (renders the status page in a test), go (builds Drone's own client for the Drone extension's tests), moto's server
-# (stands in for the AWS ECR API in a test); then npm ci, and the Go modules of that client into the module cache,
+# (stands in for the AWS ECR API in a test), PostgreSQL (the status registry's multi-node store), make and g++ (to
+# compile better-sqlite3 when no prebuilt binary fits); then npm ci, and the Go modules of that client into the module cache,
 # so its builds need no network afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +17,12 @@ command -v pgrep >/dev/null || missing+=(procps)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v openssl >/dev/null || missing+=(openssl)
 command -v go >/dev/null || missing+=(golang-go)
+# The status registry's tests run a real PostgreSQL (initdb + pg_ctl from Debian's server package).
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
+# better-sqlite3 (the status registry's SQLite driver) is native: without a prebuilt binary for this Node, npm ci
+# compiles it with node-gyp, which needs make and a C++ compiler (and python3, below).
+command -v make >/dev/null || missing+=(make)
+command -v g++ >/dev/null || missing+=(g++)
 if ! command -v python3 >/dev/null; then
   missing+=(python3 python3-pip)
 elif ! python3 -c 'import moto.server' 2>/dev/null && ! python3 -m pip --version >/dev/null 2>&1; then
