@@ -6,6 +6,7 @@ import type { DroneRequestOutcome } from '../drone';
 import type { PollRecord } from '../gocd';
 import type { Logger } from '../log';
 import type { RegistryEvent } from '../registry';
+import type { StatusRegistryEvent } from '../status-registry';
 import { ActivityLog } from './activity';
 import { BridgeMetrics } from './metrics';
 import { renderStatusPage } from './status-page';
@@ -44,6 +45,9 @@ export class Observability {
 
   /** For DroneRegistryExtensionOptions.observe. */
   readonly observeDroneRequest = (outcome: DroneRequestOutcome): void => this.metrics.observeDroneRequest(outcome);
+
+  /** For StatusRegistryOptions.observe. */
+  readonly observeStatusRegistry = (event: StatusRegistryEvent): void => this.metrics.observeStatusRegistry(event);
 
   /** Lists the credentials file's entries (never their secrets) on the status page. */
   showCredentialsFile(file: { status(): CredentialsFileStatus }): void {

@@ -78,7 +78,7 @@ export async function serve(options: ServeOptions, env: NodeJS.ProcessEnv = proc
   const registry = new RegistryClient(realRegistryDeps(log, credentialStoreWith(log, env, credentialsFile, ecrTokens), observability.observeRegistry));
   const context = { registry, log, now: Date.now, observePoll: observability.observePoll };
   const drone = droneSecrets && credentialsFile && droneExtension(droneSecrets, credentialsFile, ecrTokens, options, observability);
-  const statusRegistry = await startStatusRegistry(options, log, env);
+  const statusRegistry = await startStatusRegistry(options, observability, env);
   const appOptions: AppOptions = { token, allowRemoteGoCd: options.allowRemoteGoCd, statusToken, version: options.version, context, log, observability, drone: drone?.extension, statusRegistry };
   const server = createSidecarServer(appOptions);
   const { address, port } = await listen(server, options.listen);
@@ -110,7 +110,8 @@ export async function serve(options: ServeOptions, env: NodeJS.ProcessEnv = proc
  * The build-status registry, when a token file is given: its store opened (the SQLite driver is loaded only now, so
  * a serve without the registry starts without it), and its retries of due and lost actions started.
  */
-async function startStatusRegistry(options: ServeOptions, log: Logger, env: NodeJS.ProcessEnv): Promise<AppOptions['statusRegistry']> {
+async function startStatusRegistry(options: ServeOptions, observability: Observability, env: NodeJS.ProcessEnv): Promise<AppOptions['statusRegistry']> {
+  const { log } = observability;
   if (options.statusRegistryTokenFile === undefined) {
     if (options.dataDir !== undefined || options.statusRegistryDb !== undefined) {
       throw new ServeOptionError({ message: '--data-dir and --status-registry-db set up the status registry, which is off without its token file', fix: 'give --status-registry-token-file FILE, or leave those options out' });
@@ -135,7 +136,7 @@ async function startStatusRegistry(options: ServeOptions, log: Logger, env: Node
   }
   const callTimeoutMs = options.statusRegistryCallTimeoutMs;
   const policy = callTimeoutMs === undefined ? {} : { callTimeoutMs, staleClaimMs: 3 * callTimeoutMs };
-  const registry = new StatusRegistry({ store, log, secretsDir: path.join(dataDir, 'secrets'), env, uid: process.getuid?.(), policy });
+  const registry = new StatusRegistry({ store, log, secretsDir: path.join(dataDir, 'secrets'), env, uid: process.getuid?.(), policy, observe: observability.observeStatusRegistry });
   registry.start();
   log.info('status registry on', { engine: location.engine, tokens: tokens.length, ...(location.engine === 'sqlite' ? { file: location.file } : {}) });
   return { registry, tokens };

@@ -6,15 +6,17 @@
 import { readSecretFile } from '../credentials';
 import type { Logger } from '../log';
 import { checkName, parseRegistration, parseReport } from './bodies';
-import { actionRequest, ActionRequest, secretHeaders, secretPathWithin } from './handlers';
+import { actionRequest, ActionRequest, Handler, secretHeaders, secretPathWithin } from './handlers';
 import {
   applyReport,
+  BuildReport,
   BuildStatus,
   describeKey,
   finishAction,
   PackageRecord,
   reclaimAction,
   registerWave,
+  ReportOutcome,
   RetryPolicy,
   StatusRegistryError,
   ticketOf,
@@ -39,6 +41,11 @@ export const ACTION_DEFAULTS: ActionPolicy = {
   sweepIntervalMs: 5_000,
 };
 
+/** For the metrics: how each report and each action call ended. */
+export type StatusRegistryEvent =
+  | { type: 'report'; outcome: 'accepted' | `refused_${number}` }
+  | { type: 'action'; kind: Handler['kind']; outcome: 'done' | 'failed' };
+
 export interface StatusRegistryOptions {
   store: RecordStore;
   log: Logger;
@@ -50,6 +57,7 @@ export interface StatusRegistryOptions {
   fetch?: typeof fetch;
   now?: () => number;
   policy?: Partial<ActionPolicy>;
+  observe?: (event: StatusRegistryEvent) => void;
 }
 
 /** A record as the API shows it: everything stored plus the verdict. Handlers name secrets, never hold them. */
@@ -101,15 +109,26 @@ export class StatusRegistry {
   }
 
   async report(key: RecordKey, body: string): Promise<PackageView> {
+    const { report, outcome } = await this.recordReport(key, body).catch((err: unknown) => {
+      if (err instanceof StatusRegistryError) this.options.observe?.({ type: 'report', outcome: `refused_${err.status}` });
+      throw err;
+    });
+    this.options.observe?.({ type: 'report', outcome: 'accepted' });
+    const { record } = outcome;
+    this.options.log.info('status registry: build reported', { package: record.package, version: record.version, repo: report.repo, status: report.status, verdict: outcome.verdict, action: record.action.state });
+    if (outcome.isClaimed) this.track(this.call(record));
+    return view(record);
+  }
+
+  /** The report's transaction: the build recorded, the verdict computed and the action claimed, or a refusal. */
+  private async recordReport(key: RecordKey, body: string): Promise<{ report: BuildReport; outcome: ReportOutcome }> {
     const report = parseReport(body);
     const checked = checkKey(key);
     const outcome = await this.options.store.update(checked, (current) => {
       const result = applyReport(current, checked, report, this.now());
       return { next: result.record, result };
     });
-    this.options.log.info('status registry: build reported', { ...checked, repo: report.repo, status: report.status, verdict: outcome.verdict, action: outcome.record.action.state });
-    if (outcome.isClaimed) this.track(this.call(outcome.record));
-    return view(outcome.record);
+    return { report, outcome };
   }
 
   async get(key: RecordKey): Promise<PackageView> {
@@ -180,6 +199,8 @@ export class StatusRegistry {
       return { next, result: next };
     });
     const fields = { ...key, wave: record.wave, verdict: record.action.verdict, idempotencyKey: record.action.idempotencyKey };
+    const kind = record.handlers[record.action.verdict as BuildStatus]?.kind;
+    if (kind) this.options.observe?.({ type: 'action', kind, outcome: error === undefined ? 'done' : 'failed' });
     if (!finished) this.options.log.warn('status registry: an action call ended after its claim was retaken or its wave replaced', { ...fields, error });
     else if (error === undefined) this.options.log.info('status registry: action done', fields);
     else this.options.log.warn('status registry: action failed', { ...fields, error, attempts: finished.action.attempts, nextAttemptAtMs: finished.action.nextAttemptAtMs });

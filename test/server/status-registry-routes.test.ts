@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import supertest from 'supertest';
-import { openStore, RecordStore, StatusRegistry } from '../../src/status-registry';
+import { openStore, RecordStore, StatusRegistry, StatusRegistryEvent } from '../../src/status-registry';
 import { ActionReceiver, startActionReceiver } from '../support/action-receiver';
 import { capturingLogger } from '../support/deps';
 import { sidecarApp } from '../support/sidecar-app';
@@ -23,9 +23,12 @@ describe('the status registry routes', () => {
   beforeEach(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'status-routes-'));
     store = await openStore({ engine: 'sqlite', file: path.join(dir, 'status-registry.sqlite') });
-    registry = new StatusRegistry({ store, log: capturingLogger(), secretsDir: dir, env: {}, uid: process.getuid?.() });
+    const observers: Array<(event: StatusRegistryEvent) => void> = [];
+    registry = new StatusRegistry({ store, log: capturingLogger(), secretsDir: dir, env: {}, uid: process.getuid?.(), observe: (event) => observers.forEach((o) => o(event)) });
     receiver = await startActionReceiver();
-    app = sidecarApp({ statusRegistry: { registry, tokens: [API_TOKEN, OTHER_TOKEN] } }).app;
+    const sidecar = sidecarApp({ statusRegistry: { registry, tokens: [API_TOKEN, OTHER_TOKEN] } });
+    observers.push(sidecar.observability.observeStatusRegistry);
+    app = sidecar.app;
   });
 
   afterEach(async () => {
@@ -110,5 +113,16 @@ describe('the status registry routes', () => {
     expect(page).not.toContain('<b>pkg</b>');
     expect(page).toContain('<code>o/one</code> <span class="error">killed</span> #4');
     expect(page).toContain(`webhook ${receiver.url}/hook answered 401`);
+  });
+
+  it('counts reports by outcome and action calls by kind and outcome on /metrics', async () => {
+    await put('p', '1', registration(['o/one']));
+    await post('p', '1', { repo: 'o/two', status: 'success', number: 1 });
+    await post('p', '1', { repo: 'o/one', status: 'success', number: 1 });
+    await registry.idle();
+    const metrics = (await supertest(app).get('/metrics')).text;
+    expect(metrics).toContain('gocd_registry_bridge_status_registry_reports_total{outcome="refused_409"} 1');
+    expect(metrics).toContain('gocd_registry_bridge_status_registry_reports_total{outcome="accepted"} 1');
+    expect(metrics).toContain('gocd_registry_bridge_status_registry_action_calls_total{kind="webhook",outcome="done"} 1');
   });
 });
