@@ -37,7 +37,8 @@ export interface RecordStore {
   close(): Promise<void>;
 }
 
-export type StoreLocation = { engine: 'sqlite'; file: string } | { engine: 'postgres'; url: string };
+/** files: the original plugin's registry directory (compatibility mode of the CLI). */
+export type StoreLocation = { engine: 'sqlite'; file: string } | { engine: 'postgres'; url: string } | { engine: 'files'; dir: string };
 
 /**
  * Where the status registry keeps its records: PostgreSQL when --status-registry-db names one (several nodes),
@@ -67,6 +68,10 @@ export async function openStore(location: StoreLocation): Promise<RecordStore> {
   if (location.engine === 'sqlite') {
     const { openSqliteStore } = await import('./sqlite-store');
     return openSqliteStore(location.file);
+  }
+  if (location.engine === 'files') {
+    const { openFileStore } = await import('./file-store');
+    return openFileStore(location.dir);
   }
   const { openPostgresStore } = await import('./postgres-store');
   return openPostgresStore(location.url);

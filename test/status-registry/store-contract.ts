@@ -11,6 +11,8 @@ import { ActionReceiver, startActionReceiver } from '../support/action-receiver'
 import { capturingLogger } from '../support/deps';
 
 export interface EngineHarness {
+  /** The file mode names files as the original did (sanitize-filename): names that map to one file are refused. */
+  mergesNames?: boolean;
   /** A fresh empty store, and a function opening another handle on the same data (another node). */
   open(): Promise<{ store: RecordStore; openAnother(): Promise<RecordStore> }>;
 }
@@ -122,7 +124,7 @@ export function describeStoreContract(engine: string, harness: EngineHarness): v
       expect((await registry.get(KEY)).builds).toEqual([]);
     });
 
-    it('keeps names with "/", "@", ":" and spaces apart (spec §7.6)', async () => {
+    it(harness.mergesNames ? 'refuses a name that would share another\'s file (spec §7.6)' : 'keeps names with "/", "@", ":" and spaces apart (spec §7.6)', async () => {
       const registry = service(stores[0]!);
       const keys = [
         { package: 'a/b', version: '1' },
@@ -131,9 +133,14 @@ export function describeStoreContract(engine: string, harness: EngineHarness): v
         { package: 'a', version: 'b@1' },
         { package: 'team: ui kit', version: '1.0 rc' },
       ];
-      for (const [index, key] of keys.entries()) await register(registry, key, [`o/r${index}`]);
-      const views = await Promise.all(keys.map((key) => registry.get(key)));
-      expect(views.map((v) => [v.package, v.version, v.repositories])).toEqual(keys.map((key, index) => [key.package, key.version, [`o/r${index}`]]));
+      const merged = harness.mergesNames ? [keys[1], keys[3]] : [];
+      for (const [index, key] of keys.entries()) {
+        if (merged.includes(key)) expect(await refusal(register(registry, key, [`o/r${index}`]))).toBe(409);
+        else await register(registry, key, [`o/r${index}`]);
+      }
+      const kept = keys.filter((key) => !merged.includes(key));
+      const views = await Promise.all(kept.map((key) => registry.get(key)));
+      expect(views.map((v) => [v.package, v.version, v.repositories])).toEqual(kept.map((key) => [key.package, key.version, [`o/r${keys.indexOf(key)}`]]));
     });
 
     it('makes exactly one action call for 50 concurrent final reports on one wave', async () => {
