@@ -6,7 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parse as parseDotenv } from 'dotenv';
-import { defaultDataDir, importEntries, openStore, statusRegistryLocation } from '../status-registry';
+import { createLogger } from '../log';
+import { defaultDataDir, importEntries, openStore, PackageView, StatusRegistry, StatusRegistryError, statusRegistryLocation } from '../status-registry';
 import { CommandIo, EXIT, UsageError } from './command-io';
 
 export const STATUS_REGISTRY_USAGE = `Usage: gocd-registry-bridge status-registry --server URL (--token-file FILE | env STATUS_REGISTRY_TOKEN) [--status S]
@@ -88,32 +89,77 @@ export async function runStatusRegistry(argv: string[], io: CommandIo, deps: Sta
   const numberText = required('DRONE_BUILD_NUMBER (or GO_PIPELINE_COUNTER)', env.DRONE_BUILD_NUMBER ?? env.GO_PIPELINE_COUNTER);
   const number = Number(numberText);
   if (numberText !== '' && !(Number.isInteger(number) && number >= 1)) problems.push(`the build number "${numberText}" is not a whole number of at least 1`);
-  const server = required('--server (or PLUGIN_STATUS_REGISTRY_URL)', values.server ?? env.PLUGIN_STATUS_REGISTRY_URL);
-  const token = readToken(values['token-file'] ?? env.PLUGIN_STATUS_REGISTRY_TOKEN_FILE, env.STATUS_REGISTRY_TOKEN, problems);
+  const server = (values.server ?? env.PLUGIN_STATUS_REGISTRY_URL)?.trim() || undefined;
+  const registryPath = env.PLUGIN_REGISTRY_PATH?.trim() || undefined;
+  if (!server && !registryPath) problems.push('--server (or PLUGIN_STATUS_REGISTRY_URL) is not set, nor PLUGIN_REGISTRY_PATH for the file mode');
+  const token = server ? readToken(values['token-file'] ?? env.PLUGIN_STATUS_REGISTRY_TOKEN_FILE, env.STATUS_REGISTRY_TOKEN, problems) : '';
   const retries = Number(values.retries);
   const retryDelayMs = Number(values['retry-delay']) * 1000;
   if (!(Number.isInteger(retries) && retries >= 1) || !(retryDelayMs >= 0)) problems.push('--retries must be a whole number of at least 1 and --retry-delay a number of seconds');
-  const body =
-    action === 'package-build'
-      ? registrationBody(env, { repo, number }, problems)
-      : { repo, status: required('DRONE_BUILD_STATUS (or --status)', env.DRONE_BUILD_STATUS ?? values.status), number, ...waveOf(env, problems) };
+  const isRegistration = action === 'package-build';
+  const body = isRegistration
+    ? registrationBody(env, { repo, number }, problems)
+    : { repo, status: required('DRONE_BUILD_STATUS (or --status)', env.DRONE_BUILD_STATUS ?? values.status), number, ...waveOf(env, problems) };
   if (problems.length > 0) return fail(io, problems);
 
-  const base = `${server.replace(/\/+$/, '')}/status-registry/packages/${encodeURIComponent(pkg)}/${encodeURIComponent(version)}`;
-  const isRegistration = action === 'package-build';
-  const request = () => send(deps, isRegistration ? 'PUT' : 'POST', isRegistration ? base : `${base}/builds`, token, body);
-  let answer = await request();
-  // A downstream report may beat the registration, and the service may be restarting: both pass, so wait and retry.
-  for (let attempt = 1; attempt < retries && (answer.status === 0 || answer.status >= 500 || (!isRegistration && answer.status === 404)); attempt += 1) {
-    io.stderr(`status-registry: ${answer.text}; trying again (${attempt + 1} of ${retries})\n`);
-    await deps.sleep(retryDelayMs * 2 ** (attempt - 1));
-    answer = await request();
-  }
-  if (answer.status < 200 || answer.status >= 300) return fail(io, [answer.text]);
-  const view = answer.json as { wave: number; verdict: string; repositories: string[]; action: { state: string } };
+  const key = { package: pkg, version };
+  const outcome = server
+    ? await viaService({ server, token, key, body, isRegistration, retries, retryDelayMs }, io, deps)
+    : await viaFiles({ dir: registryPath as string, key, body, isRegistration, droneToken: env.SECRET_SERVER_TOKEN }, io);
+  if ('problem' in outcome) return fail(io, [outcome.problem]);
+  const { view } = outcome;
   if (isRegistration) io.stdout(`registered ${pkg}@${version}, waiting on ${view.repositories.join(', ')}\nREGISTRY_WAVE=${view.wave}\n`);
   else io.stdout(`reported ${repo} for ${pkg}@${version}: verdict ${view.verdict}, action ${view.action.state}\n`);
   return EXIT.OK;
+}
+
+type View = Pick<PackageView, 'wave' | 'verdict' | 'repositories' | 'action'>;
+type Outcome = { view: View } | { problem: string };
+
+interface Step {
+  key: { package: string; version: string };
+  body: object;
+  isRegistration: boolean;
+}
+
+async function viaService(step: Step & { server: string; token: string; retries: number; retryDelayMs: number }, io: CommandIo, deps: StatusRegistryClientDeps): Promise<Outcome> {
+  const base = `${step.server.replace(/\/+$/, '')}/status-registry/packages/${encodeURIComponent(step.key.package)}/${encodeURIComponent(step.key.version)}`;
+  const request = () => send(deps, step.isRegistration ? 'PUT' : 'POST', step.isRegistration ? base : `${base}/builds`, step.token, step.body);
+  let answer = await request();
+  // A downstream report may beat the registration, and the service may be restarting: both pass, so wait and retry.
+  for (let attempt = 1; attempt < step.retries && (answer.status === 0 || answer.status >= 500 || (!step.isRegistration && answer.status === 404)); attempt += 1) {
+    io.stderr(`status-registry: ${answer.text}; trying again (${attempt + 1} of ${step.retries})\n`);
+    await deps.sleep(step.retryDelayMs * 2 ** (attempt - 1));
+    answer = await request();
+  }
+  return answer.status >= 200 && answer.status < 300 ? { view: answer.json as View } : { problem: answer.text };
+}
+
+/**
+ * The file mode, as the original plugin worked (PLUGIN_REGISTRY_PATH, no service): the registry directory under a
+ * lock, the Drone call made by this step with SECRET_SERVER_TOKEN. A failed call fails the step (exit 1), and the
+ * next downstream step tries it again, as in the original; a report before the registration fails at once (§7.2).
+ */
+async function viaFiles(step: Step & { dir: string; droneToken: string | undefined }, io: CommandIo): Promise<Outcome> {
+  const store = await openStore({ engine: 'files', dir: step.dir });
+  const log = createLogger((line) => io.stderr(`${line}\n`), 'warn');
+  const env = step.droneToken === undefined ? {} : { STATUS_REGISTRY_DRONE_TOKEN: step.droneToken };
+  const registry = new StatusRegistry({ store, log, secretsDir: step.dir, env, uid: process.getuid?.(), policy: { maxAttempts: 1 } });
+  try {
+    const text = JSON.stringify(step.body);
+    if (step.isRegistration) return { view: await registry.register(step.key, text) };
+    const reported = await registry.report(step.key, text);
+    if (reported.action.state === 'failed') await registry.retry(step.key);
+    await registry.idle();
+    const view = await registry.get(step.key);
+    return view.action.state === 'failed' ? { problem: `the ${view.action.verdict} handler failed: ${view.action.lastError}` } : { view };
+  } catch (err) {
+    if (err instanceof StatusRegistryError) return { problem: `${err.message}. Fix: ${err.fix}` };
+    throw err;
+  } finally {
+    await registry.stop();
+    await store.close();
+  }
 }
 
 async function runImport(argv: string[], io: CommandIo): Promise<number> {

@@ -1,7 +1,7 @@
 // The status-registry pipeline step against a real sidecar serving the registry: the original plugin's environment
 // contract (spec §2, §7.1, §7.2, §7.7, §7.9), the GoCD variables, and the default Drone 0.8 handler end to end.
 
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -121,5 +121,38 @@ describe('status-registry', () => {
     const code = await runStatusRegistry(['--server', url, '--token-file', path.join(dir, 'token'), '--status', 'failure'], io, deps());
     expect([code, io.out()]).toEqual([0, 'reported deploy-ui for @acme/ui@1.2.3: verdict failure, action claimed\n']);
     expect((await registry.get({ package: '@acme/ui', version: '1.2.3' })).builds).toEqual([expect.objectContaining({ repo: 'deploy-ui', number: 88, status: 'failure' })]);
+  });
+
+  describe('in file mode (PLUGIN_REGISTRY_PATH, no service)', () => {
+    const files = (env: Record<string, string>) => {
+      const io = capturedIo({ REGISTRY_DOWNSTREAM: 'true', REGISTRY_PACKAGE: '@acme/ui', REGISTRY_VERSION: '1.2.3', DRONE_REPO: 'acme/upstream', DRONE_BUILD_NUMBER: '17', PLUGIN_REGISTRY_PATH: path.join(dir, 'registry'), PLUGIN_SERVER: receiver.url, SECRET_SERVER_TOKEN: DRONE_TOKEN, ...env });
+      return runStatusRegistry([], io, deps()).then((code) => ({ code, out: io.out(), err: io.err() }));
+    };
+    const entry = () => JSON.parse(readFileSync(path.join(dir, 'registry', '@acmeui@1.2.3'), 'utf8'));
+    beforeEach(() => mkdirSync(path.join(dir, 'registry')));
+
+    it('registers into the original\'s file and deploys with the step\'s SECRET_SERVER_TOKEN, once', async () => {
+      expect((await files({ PLUGIN_ACTION: 'package-build', PLUGIN_REPOSITORIES: 'acme/one' })).code).toBe(0);
+      const reported = await files({ PLUGIN_ACTION: 'downstream-build', DRONE_REPO: 'acme/one', DRONE_BUILD_NUMBER: '5', DRONE_BUILD_STATUS: 'success' });
+      expect([reported.code, reported.out]).toEqual([0, 'reported acme/one for @acme/ui@1.2.3: verdict success, action done\n']);
+      expect((await files({ PLUGIN_ACTION: 'downstream-build', DRONE_REPO: 'acme/one', DRONE_BUILD_NUMBER: '6', DRONE_BUILD_STATUS: 'success' })).code).toBe(0);
+      expect([receiver.calls.map((c) => c.headers.authorization), entry().handlers.executedHandler, requests]).toEqual([[`Bearer ${DRONE_TOKEN}`], 'success', []]);
+    });
+
+    it('fails a report that comes before the registration at once (spec §7.2)', async () => {
+      const result = await files({ PLUGIN_ACTION: 'downstream-build', DRONE_BUILD_STATUS: 'success' });
+      expect([result.code, result.err]).toEqual([1, expect.stringContaining('is not registered')]);
+    });
+
+    it('fails the step on a 401 from Drone and leaves the handler to the next step, which succeeds (pitfall 7)', async () => {
+      await files({ PLUGIN_ACTION: 'package-build', PLUGIN_REPOSITORIES: 'acme/one, acme/two' });
+      receiver.answer.status = 401;
+      const failed = await files({ PLUGIN_ACTION: 'downstream-build', DRONE_REPO: 'acme/one', DRONE_BUILD_NUMBER: '5', DRONE_BUILD_STATUS: 'failure' });
+      expect([failed.code, failed.err, entry().handlers.executedHandler]).toEqual([1, expect.stringContaining('answered 401'), '']);
+      receiver.answer.status = 200;
+      const next = await files({ PLUGIN_ACTION: 'downstream-build', DRONE_REPO: 'acme/two', DRONE_BUILD_NUMBER: '6', DRONE_BUILD_STATUS: 'success' });
+      expect([next.code, entry().handlers.executedHandler, receiver.calls.length]).toEqual([0, 'failure', 2]);
+      expect(receiver.calls[1]!.url).toContain('deploy_to=downstream-failure');
+    });
   });
 });
