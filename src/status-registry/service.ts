@@ -169,7 +169,9 @@ export class StatusRegistry {
   private async sweep(): Promise<void> {
     try {
       const pending = await this.options.store.list({ actionStates: ['claimed', 'failed'] });
-      await Promise.all(pending.map((record) => this.retryIfDue(record)));
+      // Checked on the listed copy first: a failed action with no retry left would take a write lock every sweep.
+      const due = pending.filter((record) => reclaimAction(record, this.now(), this.policy, 'due') !== undefined);
+      await Promise.all(due.map((record) => this.retryIfDue(record)));
     } catch (err) {
       this.options.log.error('status registry: the retry sweep failed', { error: err });
     }
