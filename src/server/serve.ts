@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import { CredentialsFileStore, EcrTokens } from '../credentials';
-import { credentialStoreWith, openCredentialsFile, realLogger, realRegistryDeps } from '../deps';
+import { credentialStoreWith, openCredentialsFile, realFetch, realLogger, realRegistryDeps } from '../deps';
 import { DroneRegistryExtension, ownLogin, SIGNATURE_DEFAULTS, SignatureOptions } from '../drone';
 import { BridgeError } from '../errors';
 import type { Logger } from '../log';
@@ -136,7 +136,7 @@ async function startStatusRegistry(options: ServeOptions, observability: Observa
   }
   const callTimeoutMs = options.statusRegistryCallTimeoutMs;
   const policy = callTimeoutMs === undefined ? {} : { callTimeoutMs, staleClaimMs: 3 * callTimeoutMs };
-  const registry = new StatusRegistry({ store, log, secretsDir: path.join(dataDir, 'secrets'), env, uid: process.getuid?.(), policy, observe: observability.observeStatusRegistry });
+  const registry = new StatusRegistry({ store, log, secretsDir: path.join(dataDir, 'secrets'), env, uid: process.getuid?.(), policy, observe: observability.observeStatusRegistry, fetch: realFetch() });
   registry.start();
   log.info('status registry on', { engine: location.engine, tokens: tokens.length, ...(location.engine === 'sqlite' ? { file: location.file } : {}) });
   return { registry, tokens };

@@ -3,7 +3,7 @@
 // once. Imports errors, log and credentials (secret files); never registry, gocd or server, which mounts it.
 
 export { StatusRegistry, ACTION_DEFAULTS } from './service';
-export type { ActionPolicy, PackageView, StatusRegistryEvent, StatusRegistryOptions } from './service';
+export type { ActionFetch, ActionPolicy, PackageView, StatusRegistryEvent, StatusRegistryOptions } from './service';
 export { defaultDataDir, openStore, statusRegistryLocation } from './store';
 export { importEntries } from './import-entries';
 export type { ImportReport } from './import-entries';

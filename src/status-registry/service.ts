@@ -3,6 +3,8 @@
 // process took the claim. A failed call is retried with backoff a bounded number of times; a claim whose process
 // died is retaken once it is older than any call could run. Each retry carries the same Idempotency-Key.
 
+import { Semaphore } from 'async-mutex';
+import { cacheKey } from '../cache-key';
 import { readSecretFile } from '../credentials';
 import type { Logger } from '../log';
 import { checkName, parseRegistration, parseReport } from './bodies';
@@ -30,6 +32,8 @@ export interface ActionPolicy extends RetryPolicy {
   callTimeoutMs: number;
   /** How often to look for due retries and lost claims (also those of other nodes). */
   sweepIntervalMs: number;
+  /** Calls this process makes at once; the others wait their turn, their claims held. */
+  maxConcurrentCalls: number;
 }
 
 export const ACTION_DEFAULTS: ActionPolicy = {
@@ -37,6 +41,7 @@ export const ACTION_DEFAULTS: ActionPolicy = {
   backoffMs: 1_000,
   maxBackoffMs: 60_000,
   callTimeoutMs: 10_000, // Drone and GoCD answer a trigger in well under a second
+  maxConcurrentCalls: 16, // a burst of verdicts (P6: 1,000 at once) otherwise opens a socket and buffers per call
   staleClaimMs: 30_000, // the call's timeout plus room for the commit that records how it ended
   sweepIntervalMs: 5_000,
 };
@@ -54,11 +59,18 @@ export interface StatusRegistryOptions {
   /** Where handlers' tokenEnv / secretEnv (STATUS_REGISTRY_*) are read. */
   env: NodeJS.ProcessEnv;
   uid: number | undefined;
-  fetch?: typeof fetch;
+  /** The action's HTTP client; global fetch when not given. serve passes node-fetch: fetch's undici cost 50 MB of RSS (P6). */
+  fetch?: ActionFetch;
   now?: () => number;
   policy?: Partial<ActionPolicy>;
   observe?: (event: StatusRegistryEvent) => void;
 }
+
+/** What an action call needs of a fetch: global fetch and node-fetch both fit. */
+export type ActionFetch = (
+  url: string,
+  init: { method: 'POST'; headers: Record<string, string>; body?: string; redirect: 'manual'; signal: AbortSignal },
+) => Promise<{ status: number; arrayBuffer(): Promise<ArrayBuffer> }>;
 
 /** A record as the API shows it: everything stored plus the verdict. Handlers name secrets, never hold them. */
 export type PackageView = PackageRecord & { verdict: Verdict };
@@ -66,8 +78,11 @@ export type PackageView = PackageRecord & { verdict: Verdict };
 export class StatusRegistry {
   private readonly policy: ActionPolicy;
   private readonly now: () => number;
-  private readonly fetch: typeof fetch;
+  private readonly fetch: ActionFetch;
   private readonly inFlight = new Set<Promise<void>>();
+  private readonly callSlots: Semaphore;
+  /** Records whose call this process is making or has queued: the sweep must not take their claims for lost. */
+  private readonly calling = new Set<string>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private sweeper?: NodeJS.Timeout;
 
@@ -75,6 +90,7 @@ export class StatusRegistry {
     this.policy = { ...ACTION_DEFAULTS, ...options.policy };
     this.now = options.now ?? Date.now;
     this.fetch = options.fetch ?? fetch;
+    this.callSlots = new Semaphore(this.policy.maxConcurrentCalls);
   }
 
   /** Retakes what is due (lost claims, failed calls past their backoff) now and then every sweep interval. */
@@ -170,7 +186,7 @@ export class StatusRegistry {
     try {
       const pending = await this.options.store.list({ actionStates: ['claimed', 'failed'] });
       // Checked on the listed copy first: a failed action with no retry left would take a write lock every sweep.
-      const due = pending.filter((record) => reclaimAction(record, this.now(), this.policy, 'due') !== undefined);
+      const due = pending.filter((record) => !this.calling.has(callKey(record)) && reclaimAction(record, this.now(), this.policy, 'due') !== undefined);
       await Promise.all(due.map((record) => this.retryIfDue(record)));
     } catch (err) {
       this.options.log.error('status registry: the retry sweep failed', { error: err });
@@ -191,10 +207,13 @@ export class StatusRegistry {
     const key = { package: record.package, version: record.version };
     const ticket = ticketOf(record);
     let error: string | undefined;
+    this.calling.add(callKey(record));
     try {
-      await this.send(record);
+      await this.callSlots.runExclusive(() => this.send(record));
     } catch (err) {
       error = (err as Error).message;
+    } finally {
+      this.calling.delete(callKey(record));
     }
     const finished = await this.options.store.update(key, (current) => {
       const next = finishAction(current, ticket, { error }, this.now(), this.policy);
@@ -233,7 +252,8 @@ export class StatusRegistry {
       status = response.status;
       await response.arrayBuffer();
     } catch (err) {
-      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name;
+      // undici puts the system error in cause, node-fetch on the error itself.
+      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as { code?: string }).code ?? (err as Error).name;
       throw new Error(`${where}: no answer (${cause})`);
     }
     // Any non-2xx is a failure: the original took a 401 for success (spec §8, pitfall 7).
@@ -259,6 +279,10 @@ export class StatusRegistry {
     const tracked = work.catch((err: unknown) => this.options.log.error('status registry: action bookkeeping failed', { error: err })).finally(() => this.inFlight.delete(tracked));
     this.inFlight.add(tracked);
   }
+}
+
+function callKey(record: PackageRecord): string {
+  return cacheKey(record.package, record.version);
 }
 
 function checkKey(key: RecordKey): RecordKey {
