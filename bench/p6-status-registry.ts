@@ -1,4 +1,5 @@
-// P6 build-status registry (issue 12): the built sidecar (`serve --status-registry-token-file …`) on SQLite and on a
+// P6 build-status registry (issue 12): the built sidecar (`serve --status-registry-token-file …`, run as the README
+// says) on SQLite and on a
 // real PostgreSQL, 1,000 waves × 5 repos registered, then their 5,000 final reports sent by 20 concurrent clients
 // (waves interleaved, so the last reports of many waves race). Targets per engine: ≥ 500 reports/s, p99 ≤ 50 ms,
 // exactly 1,000 action calls at the webhook receiver (a local HTTP server that counts), serve's RSS ≤ 100 MB.
@@ -75,8 +76,15 @@ async function measure(engine: EngineRun['engine'], dir: string, storeArgs: stri
   try {
     const serve = await startProcess(
       [path.join(ROOT, 'dist', 'gocd-registry-bridge.js'), 'serve', '--exit-on-stdin-eof', '--listen', '127.0.0.1:0', '--status-registry-token-file', path.join(dir, 'tokens'), ...storeArgs],
-      // The bundle leaves the native SQLite driver out (README): NODE_PATH gives it, as for a standalone serve.
-      { GOCD_REGISTRY_BRIDGE_TOKEN: 'p6-gocd-token-0123456789abcdef', GOCD_REGISTRY_BRIDGE_LOG_LEVEL: 'warn', NODE_PATH: path.join(ROOT, 'node_modules') },
+      // As the README runs a standalone serve with the registry: NODE_PATH for the native SQLite driver the bundle
+      // leaves out, and the shim's memory settings (P4).
+      {
+        GOCD_REGISTRY_BRIDGE_TOKEN: 'p6-gocd-token-0123456789abcdef',
+        GOCD_REGISTRY_BRIDGE_LOG_LEVEL: 'warn',
+        NODE_PATH: path.join(ROOT, 'node_modules'),
+        NODE_OPTIONS: '--max-semi-space-size=1',
+        MALLOC_ARENA_MAX: '2',
+      },
       path.join(dir, `serve-${engine}.log`),
     );
     child = serve.child;
