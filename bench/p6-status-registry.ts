@@ -1,8 +1,8 @@
 // P6 build-status registry (issue 12): the built sidecar (`serve --status-registry-token-file …`, run as the README
-// says) on SQLite and on a
-// real PostgreSQL, 1,000 waves × 5 repos registered, then their 5,000 final reports sent by 20 concurrent clients
-// (waves interleaved, so the last reports of many waves race). Targets per engine: ≥ 500 reports/s, p99 ≤ 50 ms,
-// exactly 1,000 action calls at the webhook receiver (a local HTTP server that counts), serve's RSS ≤ 100 MB.
+// says) on SQLite and on a real PostgreSQL, 1,000 waves × 5 repos registered, then their 5,000 final reports sent by
+// 20 concurrent clients (waves interleaved, so the last reports of many waves race). Targets per engine: ≥ 500
+// reports/s, p99 ≤ 50 ms, exactly 1,000 action calls at the webhook receiver (a local HTTP server that counts), and
+// serve's RSS ≤ 100 MB.
 
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
