@@ -14,7 +14,9 @@ const SCHEMA_LOCK = 0x5747_0012;
 
 
 export async function openPostgresStore(url: string): Promise<RecordStore> {
-  const pool = new Pool({ connectionString: url, max: 10 });
+  // Each update holds its connection for a few round trips; on a small database host more connections than this only
+  // queue inside PostgreSQL (P6: 10 → 5 gave 584 → 653 reports/s, one run each).
+  const pool = new Pool({ connectionString: url, max: 5 });
   // An idle connection the server dropped must not take the process down; the next query opens another.
   pool.on('error', () => undefined);
   await inTransaction(pool, async (client) => {
