@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parse as parseDotenv } from 'dotenv';
 import { createLogger } from '../log';
-import { defaultDataDir, importEntries, openStore, PackageView, StatusRegistry, StatusRegistryError, statusRegistryLocation } from '../status-registry';
+import { BridgeError } from '../errors';
+import { defaultDataDir, importEntries, openStore, PackageView, RecordStore, StatusRegistry, StatusRegistryError, statusRegistryLocation } from '../status-registry';
 import { CommandIo, EXIT, UsageError } from './command-io';
 
 export const STATUS_REGISTRY_USAGE = `Usage: gocd-registry-bridge status-registry --server URL (--token-file FILE | env STATUS_REGISTRY_TOKEN) [--status S]
@@ -165,8 +166,13 @@ async function viaFiles(step: Step & { dir: string; droneToken: string | undefin
 async function runImport(argv: string[], io: CommandIo): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, strict: true, allowPositionals: true, options: { 'data-dir': { type: 'string' }, 'status-registry-db': { type: 'string' } } });
   if (positionals.length !== 1) throw new UsageError('status-registry import takes one directory: the original plugin\'s registry_path');
-  const location = statusRegistryLocation(values['data-dir'] ?? defaultDataDir(io.env), values['status-registry-db']);
-  const store = await openStore(location);
+  let store: RecordStore;
+  try {
+    store = await openStore(statusRegistryLocation(values['data-dir'] ?? defaultDataDir(io.env), values['status-registry-db']));
+  } catch (err) {
+    if (!(err instanceof BridgeError)) throw err;
+    return fail(io, [err.describe()]);
+  }
   try {
     const report = await importEntries(store, positionals[0] as string, Date.now());
     io.stdout(`imported ${report.imported.length}, already present ${report.present.length}, unreadable ${report.unreadable.length}\n`);

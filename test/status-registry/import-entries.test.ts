@@ -54,4 +54,10 @@ describe('status-registry import', () => {
     rmSync(path.join(dir, 'registry', 'torn@1'));
     expect((await runImport()).out).toBe('imported 0, already present 3, unreadable 0\n');
   });
+
+  it('says why the store cannot be opened, with the fix, instead of a stack', async () => {
+    const io = capturedIo();
+    const code = await runStatusRegistry(['import', path.join(dir, 'registry'), '--status-registry-db', 'postgres://bridge:pw@db/status'], io);
+    expect([code, io.err()]).toEqual([1, expect.stringContaining('holds a password, which every user of this machine can read in the process list. Fix: drop it')]);
+  });
 });
