@@ -207,9 +207,10 @@ export class StatusRegistry {
     const key = { package: record.package, version: record.version };
     const ticket = ticketOf(record);
     let error: string | undefined;
+    let answer: { startedBuild?: number } = {};
     this.calling.add(callKey(record));
     try {
-      await this.callSlots.runExclusive(() => this.send(record));
+      answer = await this.callSlots.runExclusive(() => this.send(record));
     } catch (err) {
       error = (err as Error).message;
     } finally {
@@ -223,7 +224,7 @@ export class StatusRegistry {
     const kind = record.handlers[record.action.verdict as BuildStatus]?.kind;
     if (kind) this.options.observe?.({ type: 'action', kind, outcome: error === undefined ? 'done' : 'failed' });
     if (!finished) this.options.log.warn('status registry: an action call ended after its claim was retaken or its wave replaced', { ...fields, error });
-    else if (error === undefined) this.options.log.info('status registry: action done', fields);
+    else if (error === undefined) this.options.log.info('status registry: action done', { ...fields, ...answer });
     else this.options.log.warn('status registry: action failed', { ...fields, error, attempts: finished.action.attempts, nextAttemptAtMs: finished.action.nextAttemptAtMs });
     const nextAttemptAtMs = finished?.action.nextAttemptAtMs;
     if (finished && nextAttemptAtMs !== undefined) this.retryAt(finished, nextAttemptAtMs);
@@ -238,19 +239,21 @@ export class StatusRegistry {
     this.timers.add(timer);
   }
 
-  private async send(record: PackageRecord): Promise<void> {
+  /** Makes the call; answers what the receiver said worth logging (the build Drone started, spec §6.3). */
+  private async send(record: PackageRecord): Promise<{ startedBuild?: number }> {
     const handler = record.handlers[record.action.verdict as BuildStatus];
-    if (!handler) return;
+    if (!handler) return {};
     const request = actionRequest(handler, record);
     const secret = request.secret ? await this.readSecret(request.secret) : undefined;
     const headers = secret === undefined ? request.headers : { ...request.headers, ...secretHeaders(request, secret) };
     const target = new URL(request.url);
     const where = `${handler.kind} ${target.origin}${target.pathname}`;
     let status: number;
+    let body: ArrayBuffer;
     try {
       const response = await this.fetch(request.url, { method: 'POST', headers, body: request.body, redirect: 'manual', signal: AbortSignal.timeout(this.policy.callTimeoutMs) });
       status = response.status;
-      await response.arrayBuffer();
+      body = await response.arrayBuffer();
     } catch (err) {
       // undici puts the system error in cause, node-fetch on the error itself.
       const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as { code?: string }).code ?? (err as Error).name;
@@ -258,6 +261,7 @@ export class StatusRegistry {
     }
     // Any non-2xx is a failure: the original took a 401 for success (spec §8, pitfall 7).
     if (status < 200 || status >= 300) throw new Error(`${where} answered ${status}`);
+    return handler.kind === 'drone' || handler.kind === 'drone-0.8' ? { startedBuild: buildNumberIn(body) } : {};
   }
 
   private async readSecret(source: NonNullable<ActionRequest['secret']>): Promise<string> {
@@ -278,6 +282,16 @@ export class StatusRegistry {
   private track(work: Promise<void>): void {
     const tracked = work.catch((err: unknown) => this.options.log.error('status registry: action bookkeeping failed', { error: err })).finally(() => this.inFlight.delete(tracked));
     this.inFlight.add(tracked);
+  }
+}
+
+/** Drone answers a deploy or promote with the build it started ({"number": 18, …}). */
+function buildNumberIn(body: ArrayBuffer): number | undefined {
+  try {
+    const parsed = JSON.parse(Buffer.from(body).toString('utf8')) as { number?: unknown };
+    return typeof parsed.number === 'number' ? parsed.number : undefined;
+  } catch {
+    return undefined;
   }
 }
 

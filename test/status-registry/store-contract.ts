@@ -209,6 +209,7 @@ export function describeStoreContract(engine: string, harness: EngineHarness): v
         { kind: 'drone', ...drone },
         { kind: 'gocd', server: `${receiver.url}/`, pipeline: 'deploy app', tokenEnv: 'STATUS_REGISTRY_DRONE' },
       ];
+      receiver.answer.body = '{"number": 18, "status": "pending"}';
       for (const [index, handler] of handlers.entries()) {
         const key = { package: 'acme/app', version: `1.0.${index}` };
         await registry.register(key, JSON.stringify({ repositories: ['o/one'], handlers: { success: handler } }));
@@ -228,6 +229,8 @@ export function describeStoreContract(engine: string, harness: EngineHarness): v
         { environment_variables: [{ name: 'REGISTRY_PACKAGE', value: 'acme/app', secure: false }, { name: 'REGISTRY_VERSION', value: '1.0.2', secure: false }] },
       ]);
       expect(log.lines.join('\n')).not.toContain(TOKEN);
+      // Drone answers with the build it started, which the log names (spec §6.3).
+      expect(log.lines.filter((line) => line.includes('action done')).map((line) => JSON.parse(line).startedBuild).sort()).toEqual([18, 18, undefined]);
     });
 
     it('refuses to read a secret file outside the secrets directory: the action fails, nothing is sent', async () => {
