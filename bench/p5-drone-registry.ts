@@ -226,7 +226,7 @@ export async function runP5(): Promise<{ rows: Row[]; details: unknown }> {
   }
 }
 
-function exited(child: ChildProcess): Promise<void> {
+export function exited(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => {
     const timer = setTimeout(() => child.kill(), 5000);
     child.once('exit', () => {
@@ -238,7 +238,7 @@ function exited(child: ChildProcess): Promise<void> {
 }
 
 /** Starts node with args, stderr to a file, and waits for the ready line on stdout (`GOCD_REGISTRY_BRIDGE_READY port=N`). */
-async function startProcess(args: string[], env: Record<string, string>, stderrFile: string): Promise<{ child: ChildProcess; port: number }> {
+export async function startProcess(args: string[], env: Record<string, string>, stderrFile: string): Promise<{ child: ChildProcess; port: number }> {
   const stderr = openSync(stderrFile, 'w');
   const child = spawn(process.execPath, args, { env: { PATH: process.env.PATH, ...env }, stdio: ['pipe', 'pipe', stderr] });
   closeSync(stderr);

@@ -13,8 +13,12 @@ await build({
   platform: 'node',
   format: 'cjs',
   ...MINIFY,
-  // The AWS SDK serves ECR registries only; see lazy-packages.mjs.
-  plugins: [lazyPackages(['@aws-sdk/client-ecr'], MINIFY)],
+  // The AWS SDK serves ECR registries only, pg the status registry on PostgreSQL only; see lazy-packages.mjs.
+  plugins: [lazyPackages(['@aws-sdk/client-ecr', 'pg'], MINIFY)],
+  // better-sqlite3 is native (a .node file per platform and Node ABI) and cannot be bundled; only a serve with the
+  // status registry on SQLite loads it, from NODE_PATH (README, "Build-status registry"). pg-native is pg's optional
+  // native client, which the status registry does not use.
+  external: ['better-sqlite3', 'pg-native'],
   sourcemap: false,
   legalComments: 'none',
   // No module search paths: the shim may unpack this file under /tmp, where any user can create /tmp/node_modules,

@@ -3,7 +3,9 @@
 # Debian's docker-registry (the real registry the tests run), gradle 4.4.1, htpasswd, a JDK, pgrep, chromium
 # (renders the status page in a test), go (builds Drone's own client for the Drone extension's tests), qemu's
 # user-mode aarch64 emulator and Debian's arm64 libc (make and run the linux-arm64 single executable), moto's server
-# (stands in for the AWS ECR API in a test); then npm ci, and the Go modules of that client into the module cache,
+# (stands in for the AWS ECR API in a test), PostgreSQL (the status registry's multi-node store), make and g++ (to
+# compile better-sqlite3 when no prebuilt binary fits); then npm ci, and the Go modules of that client into the
+# module cache,
 # so its builds need no network afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +23,12 @@ command -v go >/dev/null || missing+=(golang-go)
 command -v qemu-aarch64-static >/dev/null || missing+=(qemu-user-static)
 [ -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ] || missing+=(libc6-arm64-cross)
 [ -e /usr/aarch64-linux-gnu/lib/libstdc++.so.6 ] || missing+=(libstdc++6-arm64-cross)
+# The status registry's tests run a real PostgreSQL (initdb + pg_ctl from Debian's server package).
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
+# better-sqlite3 (the status registry's SQLite driver) is native: without a prebuilt binary for this Node, npm ci
+# compiles it with node-gyp, which needs make and a C++ compiler (and python3, below).
+command -v make >/dev/null || missing+=(make)
+command -v g++ >/dev/null || missing+=(g++)
 if ! command -v python3 >/dev/null; then
   missing+=(python3 python3-pip)
 elif ! python3 -c 'import moto.server' 2>/dev/null && ! python3 -m pip --version >/dev/null 2>&1; then

@@ -12,7 +12,8 @@ export type ErrorCode =
   | 'REGISTRY_RESPONSE' // a registry answer we cannot use (bad status, bad JSON, unsafe link)
   | 'NOT_A_REGISTRY' // the URL answers, but not as a Docker Registry HTTP API V2
   | 'NO_MATCHING_TAG' // the image has no tag the filter accepts
-  | 'INVALID_REQUEST'; // a GoCD request body that is not JSON or not of the message's shape
+  | 'INVALID_REQUEST' // a GoCD request body that is not JSON or not of the message's shape
+  | 'STATUS_REGISTRY_REFUSED'; // a build-status registry request refused: unknown package, unlisted repo, old wave, bad status
 
 export interface BridgeErrorInit {
   message: string;

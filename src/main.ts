@@ -2,8 +2,8 @@
 
 import { parseArgs } from 'node:util';
 import { version } from '../package.json';
-import { CommandIo, EXIT, runImages, runPoll, UsageError } from './cli';
-import { DEFAULT_LISTEN, ListenAddress, listenOnLoopbackPort, parseClockSkew, parseListenAddress, serve, ServeOptionError } from './server';
+import { CommandIo, EXIT, runImages, runPoll, runStatusRegistry, UsageError } from './cli';
+import { DEFAULT_LISTEN, ListenAddress, listenOnLoopbackPort, parseCallTimeout, parseClockSkew, parseListenAddress, serve, ServeOptionError } from './server';
 
 const USAGE = `gocd-registry-bridge ${version}: Docker/OCI registry tags as GoCD package materials
 
@@ -11,6 +11,7 @@ Usage:
   gocd-registry-bridge serve [--listen HOST:PORT] [--token-stdin] [--exit-on-stdin-eof] [options]
   gocd-registry-bridge poll --registry URL --image NAME [options]
   gocd-registry-bridge images [--pull]
+  gocd-registry-bridge status-registry --server URL --token-file FILE
   gocd-registry-bridge --version
   gocd-registry-bridge <command> --help
 
@@ -18,6 +19,9 @@ Commands:
   serve    Run the sidecar the GoCD plugin forwards to (on 127.0.0.1 unless --listen says otherwise).
   poll     Poll a registry once and show what GoCD would get, env var names included.
   images   Inside a GoCD task: print (or pull) the image of each package material.
+  status-registry
+           Pipeline step of the build-status registry: register a package version (upstream) or report a
+           downstream build, with drone-downstream-registry's environment contract.
 `;
 
 const SERVE_USAGE = `Usage: gocd-registry-bridge serve [--listen HOST:PORT] [--token-stdin] [--exit-on-stdin-eof] [options]
@@ -43,6 +47,17 @@ Options:
   --drone-allow-hmac-sha1  also accept Drone signatures made with hmac-sha1 (old clients; hmac-sha256 otherwise)
   --drone-max-clock-skew SECONDS
                            how far a Drone request's Date may be from this clock (default 300; 0: no check)
+  --status-registry-token-file FILE
+                           serve the build-status registry at /status-registry/… for clients with an API token
+                           from FILE (one a line); records in SQLite in --data-dir unless --status-registry-db
+  --data-dir DIR           the status registry's SQLite file and its handlers' secrets/ directory (default
+                           ~/.local/share/gocd-registry-bridge)
+  --status-registry-db postgres://USER@HOST:PORT/DB
+                           keep the status registry's records in PostgreSQL, for several serve nodes; the
+                           password from PGPASSWORD or ~/.pgpass, never the URL
+  --status-registry-call-timeout SECONDS
+                           one action call's limit (default 10); a claim three times as old is taken for lost
+                           with its process and made again, with the same Idempotency-Key
   --token-stdin            read the bearer token from the first line of stdin (what the plugin does);
                            otherwise the token comes from GOCD_REGISTRY_BRIDGE_TOKEN
   --exit-on-stdin-eof      exit when stdin closes (the plugin's JVM is gone)
@@ -93,6 +108,8 @@ async function main(argv: string[]): Promise<number | undefined> {
       return runImages(rest, processIo);
     case 'serve':
       return runServe(rest);
+    case 'status-registry':
+      return runStatusRegistry(rest, processIo);
     default:
       throw new UsageError(`unknown command "${command}"`);
   }
@@ -110,6 +127,10 @@ async function runServe(argv: string[]): Promise<number | undefined> {
       'drone-registry-secret-file': { type: 'string' },
       'drone-allow-hmac-sha1': { type: 'boolean', default: false },
       'drone-max-clock-skew': { type: 'string' },
+      'status-registry-token-file': { type: 'string' },
+      'data-dir': { type: 'string' },
+      'status-registry-db': { type: 'string' },
+      'status-registry-call-timeout': { type: 'string' },
       'token-stdin': { type: 'boolean', default: false },
       'exit-on-stdin-eof': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -130,6 +151,10 @@ async function runServe(argv: string[]): Promise<number | undefined> {
     droneSecretFile: values['drone-registry-secret-file'],
     droneAllowHmacSha1: values['drone-allow-hmac-sha1'],
     droneMaxClockSkewMs: values['drone-max-clock-skew'] === undefined ? undefined : parseClockSkew(values['drone-max-clock-skew']),
+    statusRegistryTokenFile: values['status-registry-token-file'],
+    dataDir: values['data-dir'],
+    statusRegistryDb: values['status-registry-db'],
+    statusRegistryCallTimeoutMs: values['status-registry-call-timeout'] === undefined ? undefined : parseCallTimeout(values['status-registry-call-timeout']),
     statusPort: statusPort === undefined ? undefined : Number(statusPort),
     tokenFromStdin: values['token-stdin'],
     exitOnStdinEof: values['exit-on-stdin-eof'],
@@ -160,6 +185,6 @@ main(process.argv.slice(2)).then(
 
 function argvCommand(): string {
   const command = process.argv[2];
-  return command === 'poll' || command === 'images' || command === 'serve' ? command : '';
+  return command === 'poll' || command === 'images' || command === 'serve' || command === 'status-registry' ? command : '';
 }
 

@@ -15,10 +15,12 @@ import { tokenChecker } from './token-check';
  * - `drone`: any peer, with a request signed by a Drone shared secret (HMAC over the headers, the body's Digest
  *   among them). The signature covers the body, so this check runs once the body has arrived, before the handler.
  *
- * Coming with its service: `status-registry` (the build-status registry's API token). A new member here fails to
- * compile until accessChecks() and describePolicy() say how it is checked and what it means.
+ * - `status-registry`: any peer, with one of the build-status registry's API tokens (--status-registry-token-file);
+ *   refused outright when the registry is off.
+ *
+ * A new member here fails to compile until accessChecks() and describePolicy() say how it is checked and what it means.
  */
-export type AuthPolicy = 'gocd' | 'none' | 'status' | 'drone';
+export type AuthPolicy = 'gocd' | 'none' | 'status' | 'drone' | 'status-registry';
 
 export interface AccessOptions {
   /** The shim's token (stdin in managed mode, GOCD_REGISTRY_BRIDGE_TOKEN in external mode). */
@@ -31,6 +33,8 @@ export interface AccessOptions {
   peerAddress?: (req: IncomingMessage) => string | undefined;
   /** serve --drone-registry-secret-file: the extension whose secrets sign Drone requests; none, none admitted. */
   drone?: DroneRegistryExtension;
+  /** serve --status-registry-token-file: the build-status registry's API tokens; none, none admitted. */
+  statusRegistryTokens?: readonly string[];
 }
 
 export interface Refusal {
@@ -65,6 +69,8 @@ const REFUSED = {
   },
   statusToken: { status: 401, message: 'gocd-registry-bridge: missing or wrong status token' },
   droneOff: { status: 403, message: 'gocd-registry-bridge: the Drone registry extension is off; start serve with --drone-registry-secret-file FILE' },
+  statusRegistryToken: { status: 401, message: 'gocd-registry-bridge: missing or wrong status-registry token' },
+  statusRegistryOff: { status: 403, message: 'gocd-registry-bridge: the status registry is off; start serve with --status-registry-token-file FILE' },
   remoteStatus: {
     status: 403,
     message:
@@ -79,6 +85,7 @@ export function accessChecks(options: AccessOptions): Record<AuthPolicy, AccessC
   const gocdTokenMatches = tokenChecker(options.gocdToken);
   const statusTokenMatches = options.statusToken === undefined ? undefined : tokenChecker(options.statusToken);
   const { drone } = options;
+  const statusRegistryChecks = options.statusRegistryTokens?.map(tokenChecker);
   return {
     gocd: onHeaders((req) => {
       if (!options.allowRemoteGoCd && !isLoopbackPeer(req)) return REFUSED.remoteGoCd;
@@ -89,6 +96,10 @@ export function accessChecks(options: AccessOptions): Record<AuthPolicy, AccessC
       if (isLoopbackPeer(req)) return undefined;
       if (statusTokenMatches === undefined) return REFUSED.remoteStatus;
       return statusTokenMatches(req.headers.authorization) ? undefined : REFUSED.statusToken;
+    }),
+    'status-registry': onHeaders((req) => {
+      if (statusRegistryChecks === undefined) return REFUSED.statusRegistryOff;
+      return statusRegistryChecks.some((matches) => matches(req.headers.authorization)) ? undefined : REFUSED.statusRegistryToken;
     }),
     drone:
       drone === undefined
@@ -109,7 +120,7 @@ function onHeaders(check: (req: IncomingMessage) => Refusal | undefined): Access
 }
 
 /** Who gets through, in words: for the warning when serve listens beyond loopback. */
-export function describePolicy(policy: AuthPolicy, options: Omit<AccessOptions, 'gocdToken' | 'drone'>): string {
+export function describePolicy(policy: AuthPolicy, options: Omit<AccessOptions, 'gocdToken' | 'drone' | 'statusRegistryTokens'>): string {
   const descriptions: Record<AuthPolicy, string> = {
     gocd: options.allowRemoteGoCd
       ? "the shim's token, from any peer (--allow-remote-gocd)"
@@ -119,6 +130,7 @@ export function describePolicy(policy: AuthPolicy, options: Omit<AccessOptions, 
       options.statusToken === undefined
         ? 'loopback peers only (no status token configured)'
         : 'loopback peers, and others with the status token',
+    'status-registry': 'any peer, with a status-registry API token',
     drone: 'any peer, with a request signed by a Drone shared secret (HMAC over the headers and the body\'s digest)',
   };
   return descriptions[policy];

@@ -5,13 +5,16 @@
 import { randomBytes } from 'node:crypto';
 import type { RequestListener, Server } from 'node:http';
 import type { DroneRegistryExtension } from '../drone';
+import type { StatusRegistry } from '../status-registry';
 import { dispatch, GoCdContext } from '../gocd';
 import type { Logger } from '../log';
 import { accessChecks, AccessOptions } from './access';
 import type { Observability } from './observability';
 import { createRouter, createRouterServer, Reply, Route, RouterOptions } from './router';
+import { renderStatusRegistrySection } from './status-registry-page';
+import { statusRegistryRoutes } from './status-registry-routes';
 
-export interface AppOptions extends Omit<AccessOptions, 'gocdToken' | 'allowRemoteGoCd' | 'drone'> {
+export interface AppOptions extends Omit<AccessOptions, 'gocdToken' | 'allowRemoteGoCd' | 'drone' | 'statusRegistryTokens'> {
   token: string;
   /** serve --allow-remote-gocd; false when not given. */
   allowRemoteGoCd?: boolean;
@@ -21,6 +24,8 @@ export interface AppOptions extends Omit<AccessOptions, 'gocdToken' | 'allowRemo
   observability: Observability;
   /** serve --drone-registry-secret-file: mounts POST /drone/registry; without it that path is 404. */
   drone?: DroneRegistryExtension;
+  /** serve --status-registry-token-file: mounts /status-registry/… under these API tokens; without it those paths are 404. */
+  statusRegistry?: { registry: StatusRegistry; tokens: readonly string[] };
 }
 
 // GoCD request bodies are a few KiB of configuration; anything far larger is not from GoCD.
@@ -51,6 +56,7 @@ export function sidecarRoutes(options: AppOptions): Route[] {
       handle: ({ params, body, headers }) => handleGoCdCall(params, body, headers['x-request-id'], options),
     },
     ...(options.drone ? [droneRoute(options.drone)] : []),
+    ...(options.statusRegistry ? statusRegistryRoutes(options.statusRegistry.registry) : []),
     ...statusRoutes(options),
   ];
 }
@@ -69,8 +75,8 @@ function droneRoute(drone: DroneRegistryExtension): Route {
 }
 
 /** /health, /status and /metrics: also served on the optional fixed status port. */
-function statusRoutes(options: Pick<AppOptions, 'version' | 'observability'>): Route[] {
-  const { version, observability } = options;
+function statusRoutes(options: Pick<AppOptions, 'version' | 'observability' | 'statusRegistry'>): Route[] {
+  const { version, observability, statusRegistry } = options;
   const route = (name: string, auth: Route['auth'], handle: Route['handle']): Route => ({
     name,
     methods: ['GET'],
@@ -82,7 +88,10 @@ function statusRoutes(options: Pick<AppOptions, 'version' | 'observability'>): R
   });
   return [
     route('health', 'none', () => ({ status: 200, body: JSON.stringify({ status: 'ok', version }), contentType: 'application/json; charset=utf-8' })),
-    route('status', 'status', () => ({ status: 200, body: observability.statusPage(version), contentType: 'text/html; charset=utf-8' })),
+    route('status', 'status', async () => {
+      const sections = statusRegistry ? [await renderStatusRegistrySection(statusRegistry.registry)] : [];
+      return { status: 200, body: observability.statusPage(version, sections), contentType: 'text/html; charset=utf-8' };
+    }),
     route('metrics', 'status', async () => ({ status: 200, ...(await observability.metricsText()) })),
   ];
 }
@@ -106,8 +115,8 @@ function routerOptions(options: AppOptions): RouterOptions {
 }
 
 function accessOptions(options: AppOptions): AccessOptions {
-  const { token, allowRemoteGoCd = false, statusToken, peerAddress, drone } = options;
-  return { gocdToken: token, allowRemoteGoCd, statusToken, peerAddress, drone };
+  const { token, allowRemoteGoCd = false, statusToken, peerAddress, drone, statusRegistry } = options;
+  return { gocdToken: token, allowRemoteGoCd, statusToken, peerAddress, drone, statusRegistryTokens: statusRegistry?.tokens };
 }
 
 async function handleGoCdCall(params: Readonly<Record<string, string>>, body: string, presentedId: string | string[] | undefined, options: AppOptions): Promise<Reply> {

@@ -6,6 +6,7 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { KNOWN_REQUESTS } from '../gocd';
 import type { DroneRequestOutcome } from '../drone';
 import type { RegistryEvent } from '../registry';
+import type { StatusRegistryEvent } from '../status-registry';
 
 export class BridgeMetrics {
   readonly registry = new Registry();
@@ -74,6 +75,20 @@ export class BridgeMetrics {
     registers: [this.registry],
   });
 
+  private readonly statusRegistryReports = new Counter({
+    name: 'gocd_registry_bridge_status_registry_reports_total',
+    help: 'Build-status registry reports by outcome: accepted, or refused_<HTTP status> (404 not registered, 409 unlisted repo or old wave, 422 unknown status, 400 bad body)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly statusRegistryActions = new Counter({
+    name: 'gocd_registry_bridge_status_registry_action_calls_total',
+    help: 'Build-status registry action calls by handler kind and outcome (failed: a non-2xx answer or none)',
+    labelNames: ['kind', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
   observeGoCdRequest(requestName: string, outcome: 'success' | 'failure', durationSeconds: number): void {
     const request = KNOWN_REQUESTS.has(requestName) ? requestName : 'unknown';
     this.gocdRequests.inc({ request, outcome });
@@ -103,5 +118,10 @@ export class BridgeMetrics {
 
   observeDroneRequest(outcome: DroneRequestOutcome): void {
     this.droneRequests.inc({ outcome });
+  }
+
+  observeStatusRegistry(event: StatusRegistryEvent): void {
+    if (event.type === 'report') this.statusRegistryReports.inc({ outcome: event.outcome });
+    else this.statusRegistryActions.inc({ kind: event.kind, outcome: event.outcome });
   }
 }

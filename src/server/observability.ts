@@ -6,6 +6,7 @@ import type { DroneRequestOutcome } from '../drone';
 import type { PollRecord } from '../gocd';
 import type { Logger } from '../log';
 import type { RegistryEvent } from '../registry';
+import type { StatusRegistryEvent } from '../status-registry';
 import { ActivityLog } from './activity';
 import { BridgeMetrics } from './metrics';
 import { renderStatusPage } from './status-page';
@@ -45,16 +46,19 @@ export class Observability {
   /** For DroneRegistryExtensionOptions.observe. */
   readonly observeDroneRequest = (outcome: DroneRequestOutcome): void => this.metrics.observeDroneRequest(outcome);
 
+  /** For StatusRegistryOptions.observe. */
+  readonly observeStatusRegistry = (event: StatusRegistryEvent): void => this.metrics.observeStatusRegistry(event);
+
   /** Lists the credentials file's entries (never their secrets) on the status page. */
   showCredentialsFile(file: { status(): CredentialsFileStatus }): void {
     this.credentialsFile = file;
   }
 
-  /** GET /status: the page. */
-  statusPage(version: string): string {
+  /** GET /status: the page; `sections` are services' own (the build-status registry's). */
+  statusPage(version: string, sections?: string[]): string {
     const nowMs = this.now();
     const materials = this.activity.recent(nowMs, STATUS_WINDOW_MS);
-    return renderStatusPage({ version, startedAtMs: this.startedAtMs, nowMs, windowMs: STATUS_WINDOW_MS, materials, credentials: this.credentialsFile?.status() });
+    return renderStatusPage({ version, startedAtMs: this.startedAtMs, nowMs, windowMs: STATUS_WINDOW_MS, materials, credentials: this.credentialsFile?.status(), sections });
   }
 
   /** GET /metrics: Prometheus text, with its content type. */

@@ -29,6 +29,8 @@ export interface Route {
 
 export interface RouteRequest {
   params: Readonly<Record<string, string>>;
+  /** The query string, decoded (empty when none). */
+  query: URLSearchParams;
   /** The whole body as UTF-8 ('' when none was sent). */
   body: string;
   /** The same, as the bytes that arrived. */
@@ -86,7 +88,7 @@ export function createRouter(routes: readonly Route[], options: RouterOptions): 
         refuse(req, res, entry.route, refusal, options.log);
         return;
       }
-      void serveRoute(req, res, entry.route, path, paramsOf(entry, match), access, options.log);
+      void serveRoute(req, res, entry.route, { path, query: new URLSearchParams(query === -1 ? '' : url.slice(query + 1)) }, paramsOf(entry, match), access, options.log);
       return;
     }
     if (pathMatched) send(res, 405, `gocd-registry-bridge: ${method} is not allowed on ${path}; use ${pathMatched.allow}`, TEXT, { Allow: pathMatched.allow });
@@ -110,7 +112,7 @@ async function serveRoute(
   req: IncomingMessage,
   res: ServerResponse,
   route: Route,
-  path: string,
+  { path, query }: { path: string; query: URLSearchParams },
   params: Record<string, string>,
   access: AccessCheck,
   log: Logger,
@@ -157,7 +159,7 @@ async function serveRoute(
     grant = verdict;
   }
   try {
-    const reply = await route.handle({ params, body: body.toString('utf8'), bodyBytes: body, headers: req.headers, grant });
+    const reply = await route.handle({ params, query, body: body.toString('utf8'), bodyBytes: body, headers: req.headers, grant });
     if (answered) log.warn('finished after its deadline', { route: route.name, ...params, status: reply.status });
     else answer(reply.status, reply.body, reply.contentType, reply.headers);
   } catch (err) {

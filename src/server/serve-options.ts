@@ -122,6 +122,22 @@ export async function readDroneSecrets(file: string | undefined, fromEnv: string
     }
   }
   if (text === undefined) return undefined;
+  return secretLines(text, source, DRONE_SECRET_FIX);
+}
+
+/** `--drone-max-clock-skew SECONDS`: whole seconds, 0 turning the Date check off; in milliseconds. */
+export function parseClockSkew(text: string): number {
+  if (!/^\d{1,6}$/.test(text)) {
+    throw new ServeOptionError({
+      message: `--drone-max-clock-skew "${text}" is not a whole number of seconds`,
+      fix: 'give seconds, e.g. 300 (the default: 5 minutes), or 0 to accept any Date',
+    });
+  }
+  return Number(text) * 1000;
+}
+
+/** Secrets one a line (blank lines skipped), each at least 16 visible characters; no secret in any message. */
+function secretLines(text: string, source: string, fix: string): string[] {
   const secrets: string[] = [];
   for (const [index, line] of text.split('\n').entries()) {
     const secret = line.replace(/\r$/, '');
@@ -134,20 +150,31 @@ export async function readDroneSecrets(file: string | undefined, fromEnv: string
           : secret.length < MIN_DRONE_SECRET_LENGTH
             ? `is shorter than ${MIN_DRONE_SECRET_LENGTH} characters`
             : undefined;
-    if (problem) throw new ServeOptionError({ message: `${source}: the secret on line ${index + 1} ${problem}`, fix: DRONE_SECRET_FIX });
+    if (problem) throw new ServeOptionError({ message: `${source}: the secret on line ${index + 1} ${problem}`, fix });
     secrets.push(secret);
   }
-  if (secrets.length === 0) throw new ServeOptionError({ message: `${source} holds no secret`, fix: DRONE_SECRET_FIX });
+  if (secrets.length === 0) throw new ServeOptionError({ message: `${source} holds no secret`, fix });
   return secrets;
 }
 
-/** `--drone-max-clock-skew SECONDS`: whole seconds, 0 turning the Date check off; in milliseconds. */
-export function parseClockSkew(text: string): number {
-  if (!/^\d{1,6}$/.test(text)) {
-    throw new ServeOptionError({
-      message: `--drone-max-clock-skew "${text}" is not a whole number of seconds`,
-      fix: 'give seconds, e.g. 300 (the default: 5 minutes), or 0 to accept any Date',
-    });
+const STATUS_REGISTRY_TOKEN_FIX = 'put each API token on a line of its own, at least 16 characters without spaces at either end (openssl rand -hex 32); several while one is rotated out';
+
+/** --status-registry-token-file: the build-status registry's API tokens, one a line; the file is a secret file. */
+export async function readStatusRegistryTokens(file: string, uid: number | undefined): Promise<string[]> {
+  let text: string;
+  try {
+    text = await readSecretFile(file, '--status-registry-token-file', { uid, maxBytes: MAX_DRONE_SECRET_FILE_BYTES });
+  } catch (err) {
+    if (!(err instanceof InvalidCredentialsFileError)) throw err;
+    throw new ServeOptionError({ message: err.message, fix: err.fix, cause: err });
+  }
+  return secretLines(text, `--status-registry-token-file ${file}`, STATUS_REGISTRY_TOKEN_FIX);
+}
+
+/** `--status-registry-call-timeout SECONDS`: 1 to 300 whole seconds; in milliseconds. */
+export function parseCallTimeout(text: string): number {
+  if (!/^\d{1,3}$/.test(text) || Number(text) < 1 || Number(text) > 300) {
+    throw new ServeOptionError({ message: `--status-registry-call-timeout "${text}" is not 1 to 300 seconds`, fix: 'give whole seconds, e.g. 10 (the default)' });
   }
   return Number(text) * 1000;
 }

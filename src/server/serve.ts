@@ -2,17 +2,20 @@
 // waits for, and exit when the shim's stdin closes (docs/sidecar-protocol.md).
 
 import type { Server } from 'node:http';
+import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import { CredentialsFileStore, EcrTokens } from '../credentials';
-import { credentialStoreWith, openCredentialsFile, realLogger, realRegistryDeps } from '../deps';
+import { credentialStoreWith, openCredentialsFile, realFetch, realLogger, realRegistryDeps } from '../deps';
 import { DroneRegistryExtension, ownLogin, SIGNATURE_DEFAULTS, SignatureOptions } from '../drone';
+import { BridgeError } from '../errors';
 import type { Logger } from '../log';
 import { RegistryClient } from '../registry';
+import { defaultDataDir, openStore, RecordStore, StatusRegistry, statusRegistryLocation, StoreLocation } from '../status-registry';
 import { describePolicy, isLoopbackAddress } from './access';
 import { AppOptions, createSidecarServer, createStatusServer, sidecarRoutes } from './app';
 import { Observability } from './observability';
-import { ListenAddress, readDroneSecrets, readStatusToken, ServeOptionError, urlHost } from './serve-options';
+import { ListenAddress, readDroneSecrets, readStatusRegistryTokens, readStatusToken, ServeOptionError, urlHost } from './serve-options';
 
 export interface ServeOptions {
   listen: ListenAddress;
@@ -28,6 +31,14 @@ export interface ServeOptions {
   droneAllowHmacSha1?: boolean;
   /** --drone-max-clock-skew, in milliseconds; 0 turns the Date check off. */
   droneMaxClockSkewMs?: number;
+  /** --status-registry-token-file: turns the build-status registry on, under these API tokens. */
+  statusRegistryTokenFile?: string;
+  /** --data-dir: the SQLite database and the handlers' secrets directory; ~/.local/share/gocd-registry-bridge otherwise. */
+  dataDir?: string;
+  /** --status-registry-db postgres://…: records in PostgreSQL (several nodes) instead of SQLite. */
+  statusRegistryDb?: string;
+  /** --status-registry-call-timeout, in milliseconds: one action call's limit; a claim 3 times as old is retaken. */
+  statusRegistryCallTimeoutMs?: number;
   /** GOCD_REGISTRY_BRIDGE_STATUS_PORT: also serve /status and /metrics here, on loopback. */
   statusPort?: number;
   tokenFromStdin: boolean;
@@ -67,7 +78,8 @@ export async function serve(options: ServeOptions, env: NodeJS.ProcessEnv = proc
   const registry = new RegistryClient(realRegistryDeps(log, credentialStoreWith(log, env, credentialsFile, ecrTokens), observability.observeRegistry));
   const context = { registry, log, now: Date.now, observePoll: observability.observePoll };
   const drone = droneSecrets && credentialsFile && droneExtension(droneSecrets, credentialsFile, ecrTokens, options, observability);
-  const appOptions: AppOptions = { token, allowRemoteGoCd: options.allowRemoteGoCd, statusToken, version: options.version, context, log, observability, drone: drone?.extension };
+  const statusRegistry = await startStatusRegistry(options, observability, env);
+  const appOptions: AppOptions = { token, allowRemoteGoCd: options.allowRemoteGoCd, statusToken, version: options.version, context, log, observability, drone: drone?.extension, statusRegistry };
   const server = createSidecarServer(appOptions);
   const { address, port } = await listen(server, options.listen);
   process.stdout.write(`GOCD_REGISTRY_BRIDGE_READY port=${port} version=${options.version} pid=${process.pid}\n`);
@@ -92,6 +104,42 @@ export async function serve(options: ServeOptions, env: NodeJS.ProcessEnv = proc
   }
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+}
+
+/**
+ * The build-status registry, when a token file is given: its store opened (the SQLite driver is loaded only now, so
+ * a serve without the registry starts without it), and its retries of due and lost actions started.
+ */
+async function startStatusRegistry(options: ServeOptions, observability: Observability, env: NodeJS.ProcessEnv): Promise<AppOptions['statusRegistry']> {
+  const { log } = observability;
+  if (options.statusRegistryTokenFile === undefined) {
+    if (options.dataDir !== undefined || options.statusRegistryDb !== undefined) {
+      throw new ServeOptionError({ message: '--data-dir and --status-registry-db set up the status registry, which is off without its token file', fix: 'give --status-registry-token-file FILE, or leave those options out' });
+    }
+    return undefined;
+  }
+  const tokens = await readStatusRegistryTokens(options.statusRegistryTokenFile, process.getuid?.());
+  for (const token of tokens) log.registerSecret(token);
+  const dataDir = options.dataDir ?? defaultDataDir(env);
+  let location: StoreLocation | undefined;
+  let store: RecordStore;
+  try {
+    location = statusRegistryLocation(dataDir, options.statusRegistryDb);
+    store = await openStore(location);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'MODULE_NOT_FOUND' || code === 'ERR_DLOPEN_FAILED') {
+      throw new ServeOptionError({ message: `the status registry's ${location?.engine} driver cannot be loaded (${code})`, fix: 'the single-file sidecar leaves the native SQLite driver out: npm install better-sqlite3@12 in a directory of your own and start serve with NODE_PATH=that/node_modules, or use --status-registry-db postgres://…', cause: err });
+    }
+    if (err instanceof BridgeError) throw new ServeOptionError({ message: err.message, fix: err.fix, cause: err });
+    throw new ServeOptionError({ message: `the status registry's ${location?.engine} store cannot be opened: ${(err as Error).message}`, fix: location?.engine === 'sqlite' ? `check that ${dataDir} is writable by this user` : 'check the URL, that PostgreSQL runs there, and PGPASSWORD or ~/.pgpass', cause: err });
+  }
+  const callTimeoutMs = options.statusRegistryCallTimeoutMs;
+  const policy = callTimeoutMs === undefined ? {} : { callTimeoutMs, staleClaimMs: 3 * callTimeoutMs };
+  const registry = new StatusRegistry({ store, log, secretsDir: path.join(dataDir, 'secrets'), env, uid: process.getuid?.(), policy, observe: observability.observeStatusRegistry, fetch: realFetch() });
+  registry.start();
+  log.info('status registry on', { engine: location.engine, tokens: tokens.length, ...(location.engine === 'sqlite' ? { file: location.file } : {}) });
+  return { registry, tokens };
 }
 
 /**

@@ -13,6 +13,8 @@ export interface StatusPageInfo {
   materials: MaterialActivity[];
   /** The credentials file's entries, when one is configured: what GoCD and Drone are served from. */
   credentials?: CredentialsFileStatus;
+  /** Sections of services that have one (the build-status registry), as HTML, after the tables above. */
+  sections?: string[];
 }
 
 export function renderStatusPage(info: StatusPageInfo): string {
@@ -52,6 +54,7 @@ ${rows || empty}
 </tbody>
 </table>
 ${info.credentials ? renderCredentials(info.credentials) : ''}
+${(info.sections ?? []).join('\n')}
 </body>
 </html>
 `;
@@ -108,6 +111,6 @@ function ago(ms: number): string {
 
 const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
-function escape(text: string): string {
+export function escape(text: string): string {
   return text.replace(/[&<>"']/g, (ch) => ENTITIES[ch] as string);
 }

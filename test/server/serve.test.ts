@@ -193,6 +193,7 @@ describe('the serve command', () => {
     [['--listen', '::1:8787'], 'gocd-registry-bridge: --listen "::1:8787": an IPv6 address needs brackets. Fix: give HOST:PORT, e.g. 127.0.0.1:8787'],
     [['--listen', '127.0.0.1:0', '--port', '0'], 'gocd-registry-bridge: give --listen or --port, not both (--port N is --listen 127.0.0.1:N)'],
     [['--status-token-file', '/nonexistent/status-token'], 'gocd-registry-bridge: --status-token-file /nonexistent/status-token does not exist. Fix: '],
+    [['--data-dir', '/nonexistent/data'], 'gocd-registry-bridge: --data-dir and --status-registry-db set up the status registry, which is off without its token file. Fix: '],
   ])('exits 2 on serve %j with the cause and a pointer to --help', async (args, message) => {
     const result = await runServe(args);
     expect(result.code).toBe(2);

@@ -9,7 +9,7 @@ import { capturingLogger } from './deps';
 export const TEST_TOKEN = 'test-token-0123456789abcdef';
 export const FIXED_NOW = Date.parse('2026-03-02T08:00:12.345Z');
 
-export interface SidecarAppSettings extends Pick<AppOptions, 'allowRemoteGoCd' | 'statusToken' | 'peerAddress'> {
+export interface SidecarAppSettings extends Pick<AppOptions, 'allowRemoteGoCd' | 'statusToken' | 'peerAddress' | 'statusRegistry'> {
   /** The Drone registry extension's settings (serve --drone-registry-secret-file …); it logs and counts into the app's. */
   drone?: Omit<DroneRegistryExtensionOptions, 'log' | 'observe'>;
 }
