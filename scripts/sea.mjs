@@ -91,16 +91,20 @@ function runner(platform) {
 
 const onPath = (command) => (process.env.PATH ?? '').split(path.delimiter).some((dir) => existsSync(path.join(dir, command)));
 
-/** The pinned runtime's binary, from npm's cache or the registry; npm checks the tarball against the integrity. */
-function fetchRuntime({ platform, version, integrity }) {
+/**
+ * The pinned runtime's binary, from npm's cache or the registry; npm checks the tarball against the integrity. Its
+ * C++ headers come along: scripts/test.sh runs jest on the linux-x64 one (the Node 24 the jar ships) and compiles
+ * native test dependencies for it against them.
+ */
+export function fetchRuntime({ platform, version, integrity } = TARGETS[0]) {
   const dir = `build/sea/node-${platform}-${version}`;
   const binary = `${dir}/package/bin/node`;
-  if (existsSync(binary)) return binary;
+  if (existsSync(binary) && existsSync(`${dir}/package/include/node/node.h`)) return binary;
   mkdirSync(dir, { recursive: true });
   const spec = `node-${platform}@${version}`;
   const [packed] = JSON.parse(execFileSync('npm', ['pack', spec, '--json', '--pack-destination', dir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }));
   if (packed.integrity !== integrity) throw new Error(`sea: ${spec} has integrity ${packed.integrity}, expected ${integrity}`);
-  execFileSync('tar', ['-xzf', `${dir}/${packed.filename}`, '-C', dir, 'package/bin/node']);
+  execFileSync('tar', ['-xzf', `${dir}/${packed.filename}`, '-C', dir, 'package/bin/node', 'package/include']);
   rmSync(`${dir}/${packed.filename}`);
   return binary;
 }
