@@ -2,7 +2,7 @@
 
 import { parseArgs } from 'node:util';
 import { version } from '../package.json';
-import { CommandIo, EXIT, runImages, runPoll, UsageError } from './cli';
+import { CommandIo, EXIT, runGitOpsUpdate, runImages, runPoll, UsageError } from './cli';
 import { DEFAULT_LISTEN, ListenAddress, listenOnLoopbackPort, parseClockSkew, parseListenAddress, serve, ServeOptionError } from './server';
 
 const USAGE = `gocd-registry-bridge ${version}: Docker/OCI registry tags as GoCD package materials
@@ -11,6 +11,7 @@ Usage:
   gocd-registry-bridge serve [--listen HOST:PORT] [--token-stdin] [--exit-on-stdin-eof] [options]
   gocd-registry-bridge poll --registry URL --image NAME [options]
   gocd-registry-bridge images [--pull]
+  gocd-registry-bridge gitops-update --git-repo URL --destination-file PATH --image-tag TAG [options]
   gocd-registry-bridge --version
   gocd-registry-bridge <command> --help
 
@@ -18,6 +19,8 @@ Commands:
   serve    Run the sidecar the GoCD plugin forwards to (on 127.0.0.1 unless --listen says otherwise).
   poll     Poll a registry once and show what GoCD would get, env var names included.
   images   Inside a GoCD task: print (or pull) the image of each package material.
+  gitops-update
+           Commit an image tag into an infrastructure repository (a GoCD task or a Drone step).
 `;
 
 const SERVE_USAGE = `Usage: gocd-registry-bridge serve [--listen HOST:PORT] [--token-stdin] [--exit-on-stdin-eof] [options]
@@ -91,6 +94,8 @@ async function main(argv: string[]): Promise<number | undefined> {
       return runPoll(rest, processIo);
     case 'images':
       return runImages(rest, processIo);
+    case 'gitops-update':
+      return runGitOpsUpdate(rest, processIo);
     case 'serve':
       return runServe(rest);
     default:
@@ -160,6 +165,6 @@ main(process.argv.slice(2)).then(
 
 function argvCommand(): string {
   const command = process.argv[2];
-  return command === 'poll' || command === 'images' || command === 'serve' ? command : '';
+  return command === 'poll' || command === 'images' || command === 'serve' || command === 'gitops-update' ? command : '';
 }
 

@@ -6,3 +6,4 @@ export { runImages, IMAGES_USAGE, materialImages } from './images-command';
 export { EXIT, UsageError } from './command-io';
 export type { CommandIo } from './command-io';
 export { envName, jobEnvironment, materialName } from './environment';
+export { GITOPS_EXIT, GITOPS_USAGE, runGitOpsUpdate } from './gitops-command';

@@ -11,3 +11,5 @@ export { DEFAULT_MESSAGE, renderMessage } from './message';
 export { PUSH_RETRY, updateRepository } from './update';
 export type { UpdateDeps, UpdateRequest, UpdateResult } from './update';
 export type { GitCredentials } from './git';
+export { requestFromSettings, SETTING_DEFAULTS, SETTING_NAMES } from './settings';
+export type { SettingName, Settings } from './settings';
