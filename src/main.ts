@@ -46,6 +46,11 @@ Options:
   --drone-allow-hmac-sha1  also accept Drone signatures made with hmac-sha1 (old clients; hmac-sha256 otherwise)
   --drone-max-clock-skew SECONDS
                            how far a Drone request's Date may be from this clock (default 300; 0: no check)
+  --gitops-token-file FILE serve POST /gitops/update (the gitops-update command over HTTP) to callers sending
+                           "Authorization: Bearer <a token in FILE>" (one a line); git tokens come from the
+                           --credentials entry of the repository's host, never from the request
+  --gitops-allow-insecure-http
+                           let the write-back use http:// and file:// repositories (tests, a local mirror)
   --token-stdin            read the bearer token from the first line of stdin (what the plugin does);
                            otherwise the token comes from GOCD_REGISTRY_BRIDGE_TOKEN
   --exit-on-stdin-eof      exit when stdin closes (the plugin's JVM is gone)
@@ -115,6 +120,8 @@ async function runServe(argv: string[]): Promise<number | undefined> {
       'drone-registry-secret-file': { type: 'string' },
       'drone-allow-hmac-sha1': { type: 'boolean', default: false },
       'drone-max-clock-skew': { type: 'string' },
+      'gitops-token-file': { type: 'string' },
+      'gitops-allow-insecure-http': { type: 'boolean', default: false },
       'token-stdin': { type: 'boolean', default: false },
       'exit-on-stdin-eof': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -135,6 +142,8 @@ async function runServe(argv: string[]): Promise<number | undefined> {
     droneSecretFile: values['drone-registry-secret-file'],
     droneAllowHmacSha1: values['drone-allow-hmac-sha1'],
     droneMaxClockSkewMs: values['drone-max-clock-skew'] === undefined ? undefined : parseClockSkew(values['drone-max-clock-skew']),
+    gitopsTokenFile: values['gitops-token-file'],
+    gitopsAllowInsecureHttp: values['gitops-allow-insecure-http'],
     statusPort: statusPort === undefined ? undefined : Number(statusPort),
     tokenFromStdin: values['token-stdin'],
     exitOnStdinEof: values['exit-on-stdin-eof'],

@@ -13,3 +13,5 @@ export type { UpdateDeps, UpdateRequest, UpdateResult } from './update';
 export type { GitCredentials } from './git';
 export { requestFromSettings, SETTING_DEFAULTS, SETTING_NAMES } from './settings';
 export type { SettingName, Settings } from './settings';
+export { GitOpsService } from './service';
+export type { GitOpsServiceOptions } from './service';

@@ -15,10 +15,13 @@ import { tokenChecker } from './token-check';
  * - `drone`: any peer, with a request signed by a Drone shared secret (HMAC over the headers, the body's Digest
  *   among them). The signature covers the body, so this check runs once the body has arrived, before the handler.
  *
+ * - `gitops`: any peer, with one of the GitOps write-back's API tokens (--gitops-token-file); refused outright when
+ *   the write-back is off.
+ *
  * Coming with its service: `status-registry` (the build-status registry's API token). A new member here fails to
  * compile until accessChecks() and describePolicy() say how it is checked and what it means.
  */
-export type AuthPolicy = 'gocd' | 'none' | 'status' | 'drone';
+export type AuthPolicy = 'gocd' | 'none' | 'status' | 'drone' | 'gitops';
 
 export interface AccessOptions {
   /** The shim's token (stdin in managed mode, GOCD_REGISTRY_BRIDGE_TOKEN in external mode). */
@@ -31,6 +34,8 @@ export interface AccessOptions {
   peerAddress?: (req: IncomingMessage) => string | undefined;
   /** serve --drone-registry-secret-file: the extension whose secrets sign Drone requests; none, none admitted. */
   drone?: DroneRegistryExtension;
+  /** serve --gitops-token-file: the write-back's API tokens; none, none admitted. */
+  gitopsTokens?: readonly string[];
 }
 
 export interface Refusal {
@@ -64,6 +69,8 @@ const REFUSED = {
       'another container or host, start serve with --allow-remote-gocd',
   },
   statusToken: { status: 401, message: 'gocd-registry-bridge: missing or wrong status token' },
+  gitopsToken: { status: 401, message: 'gocd-registry-bridge: missing or wrong gitops token' },
+  gitopsOff: { status: 403, message: 'gocd-registry-bridge: the GitOps write-back is off; start serve with --gitops-token-file FILE and --credentials FILE' },
   droneOff: { status: 403, message: 'gocd-registry-bridge: the Drone registry extension is off; start serve with --drone-registry-secret-file FILE' },
   remoteStatus: {
     status: 403,
@@ -79,12 +86,17 @@ export function accessChecks(options: AccessOptions): Record<AuthPolicy, AccessC
   const gocdTokenMatches = tokenChecker(options.gocdToken);
   const statusTokenMatches = options.statusToken === undefined ? undefined : tokenChecker(options.statusToken);
   const { drone } = options;
+  const gitopsChecks = options.gitopsTokens?.map(tokenChecker);
   return {
     gocd: onHeaders((req) => {
       if (!options.allowRemoteGoCd && !isLoopbackPeer(req)) return REFUSED.remoteGoCd;
       return gocdTokenMatches(req.headers.authorization) ? undefined : REFUSED.gocdToken;
     }),
     none: onHeaders(() => undefined),
+    gitops: onHeaders((req) => {
+      if (gitopsChecks === undefined) return REFUSED.gitopsOff;
+      return gitopsChecks.some((matches) => matches(req.headers.authorization)) ? undefined : REFUSED.gitopsToken;
+    }),
     status: onHeaders((req) => {
       if (isLoopbackPeer(req)) return undefined;
       if (statusTokenMatches === undefined) return REFUSED.remoteStatus;
@@ -109,12 +121,13 @@ function onHeaders(check: (req: IncomingMessage) => Refusal | undefined): Access
 }
 
 /** Who gets through, in words: for the warning when serve listens beyond loopback. */
-export function describePolicy(policy: AuthPolicy, options: Omit<AccessOptions, 'gocdToken' | 'drone'>): string {
+export function describePolicy(policy: AuthPolicy, options: Omit<AccessOptions, 'gocdToken' | 'drone' | 'gitopsTokens'>): string {
   const descriptions: Record<AuthPolicy, string> = {
     gocd: options.allowRemoteGoCd
       ? "the shim's token, from any peer (--allow-remote-gocd)"
       : "the shim's token, from loopback peers only (--allow-remote-gocd not given)",
     none: 'anyone who reaches the port',
+    gitops: 'any peer, with a gitops API token',
     status:
       options.statusToken === undefined
         ? 'loopback peers only (no status token configured)'

@@ -5,13 +5,15 @@
 import { randomBytes } from 'node:crypto';
 import type { RequestListener, Server } from 'node:http';
 import type { DroneRegistryExtension } from '../drone';
+import type { GitOpsService } from '../gitops';
 import { dispatch, GoCdContext } from '../gocd';
 import type { Logger } from '../log';
 import { accessChecks, AccessOptions } from './access';
+import { gitOpsRoute } from './gitops-route';
 import type { Observability } from './observability';
 import { createRouter, createRouterServer, Reply, Route, RouterOptions } from './router';
 
-export interface AppOptions extends Omit<AccessOptions, 'gocdToken' | 'allowRemoteGoCd' | 'drone'> {
+export interface AppOptions extends Omit<AccessOptions, 'gocdToken' | 'allowRemoteGoCd' | 'drone' | 'gitopsTokens'> {
   token: string;
   /** serve --allow-remote-gocd; false when not given. */
   allowRemoteGoCd?: boolean;
@@ -21,6 +23,8 @@ export interface AppOptions extends Omit<AccessOptions, 'gocdToken' | 'allowRemo
   observability: Observability;
   /** serve --drone-registry-secret-file: mounts POST /drone/registry; without it that path is 404. */
   drone?: DroneRegistryExtension;
+  /** serve --gitops-token-file: mounts POST /gitops/update for callers with one of these tokens. */
+  gitops?: { service: GitOpsService; tokens: readonly string[] };
 }
 
 // GoCD request bodies are a few KiB of configuration; anything far larger is not from GoCD.
@@ -51,6 +55,7 @@ export function sidecarRoutes(options: AppOptions): Route[] {
       handle: ({ params, body, headers }) => handleGoCdCall(params, body, headers['x-request-id'], options),
     },
     ...(options.drone ? [droneRoute(options.drone)] : []),
+    ...(options.gitops ? [gitOpsRoute(options.gitops.service, options.log)] : []),
     ...statusRoutes(options),
   ];
 }
@@ -106,8 +111,8 @@ function routerOptions(options: AppOptions): RouterOptions {
 }
 
 function accessOptions(options: AppOptions): AccessOptions {
-  const { token, allowRemoteGoCd = false, statusToken, peerAddress, drone } = options;
-  return { gocdToken: token, allowRemoteGoCd, statusToken, peerAddress, drone };
+  const { token, allowRemoteGoCd = false, statusToken, peerAddress, drone, gitops } = options;
+  return { gocdToken: token, allowRemoteGoCd, statusToken, peerAddress, drone, gitopsTokens: gitops?.tokens };
 }
 
 async function handleGoCdCall(params: Readonly<Record<string, string>>, body: string, presentedId: string | string[] | undefined, options: AppOptions): Promise<Reply> {

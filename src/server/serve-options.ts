@@ -151,3 +151,21 @@ export function parseClockSkew(text: string): number {
   }
   return Number(text) * 1000;
 }
+
+const GITOPS_TOKEN_FIX = 'put each API token on a line of its own: at least 16 visible ASCII characters (openssl rand -hex 32); several while one is rotated out';
+
+/** --gitops-token-file: the write-back's API tokens, one a line (blank lines skipped), from a secret file. */
+export async function readGitOpsTokens(file: string, uid: number | undefined): Promise<string[]> {
+  let text: string;
+  try {
+    text = await readSecretFile(file, '--gitops-token-file', { uid, maxBytes: MAX_TOKEN_FILE_BYTES });
+  } catch (err) {
+    if (!(err instanceof InvalidCredentialsFileError)) throw err;
+    throw new ServeOptionError({ message: err.message, fix: err.fix, cause: err });
+  }
+  const tokens = text.split('\n').map((line) => line.replace(/\r$/, '')).filter((line) => line !== '');
+  const bad = tokens.findIndex((token) => !STATUS_TOKEN.test(token));
+  if (bad !== -1) throw new ServeOptionError({ message: `--gitops-token-file ${file}: token ${bad + 1} is shorter than 16 characters or holds spaces`, fix: GITOPS_TOKEN_FIX });
+  if (tokens.length === 0) throw new ServeOptionError({ message: `--gitops-token-file ${file} holds no token`, fix: GITOPS_TOKEN_FIX });
+  return tokens;
+}

@@ -7,12 +7,13 @@ import { createInterface } from 'node:readline';
 import { CredentialsFileStore, EcrTokens } from '../credentials';
 import { credentialStoreWith, openCredentialsFile, realLogger, realRegistryDeps } from '../deps';
 import { DroneRegistryExtension, ownLogin, SIGNATURE_DEFAULTS, SignatureOptions } from '../drone';
+import { GitOpsService } from '../gitops';
 import type { Logger } from '../log';
 import { RegistryClient } from '../registry';
 import { describePolicy, isLoopbackAddress } from './access';
 import { AppOptions, createSidecarServer, createStatusServer, sidecarRoutes } from './app';
 import { Observability } from './observability';
-import { ListenAddress, readDroneSecrets, readStatusToken, ServeOptionError, urlHost } from './serve-options';
+import { ListenAddress, readDroneSecrets, readGitOpsTokens, readStatusToken, ServeOptionError, urlHost } from './serve-options';
 
 export interface ServeOptions {
   listen: ListenAddress;
@@ -28,6 +29,10 @@ export interface ServeOptions {
   droneAllowHmacSha1?: boolean;
   /** --drone-max-clock-skew, in milliseconds; 0 turns the Date check off. */
   droneMaxClockSkewMs?: number;
+  /** --gitops-token-file: serve POST /gitops/update to callers with one of its tokens; needs --credentials. */
+  gitopsTokenFile?: string;
+  /** --gitops-allow-insecure-http: http:// and file:// repositories for the write-back. */
+  gitopsAllowInsecureHttp?: boolean;
   /** GOCD_REGISTRY_BRIDGE_STATUS_PORT: also serve /status and /metrics here, on loopback. */
   statusPort?: number;
   tokenFromStdin: boolean;
@@ -59,6 +64,14 @@ export async function serve(options: ServeOptions, env: NodeJS.ProcessEnv = proc
       fix: 'give --credentials FILE (or GOCD_REGISTRY_BRIDGE_CREDENTIALS): the YAML list of registries, with repos/events/branches filters for Drone builds',
     });
   }
+  const gitopsTokens = options.gitopsTokenFile === undefined ? undefined : await readGitOpsTokens(options.gitopsTokenFile, process.getuid?.());
+  for (const secret of gitopsTokens ?? []) log.registerSecret(secret);
+  if (gitopsTokens && !credentialsPath) {
+    throw new ServeOptionError({
+      message: 'the GitOps write-back is configured (--gitops-token-file) but no credentials file, where its git tokens are',
+      fix: 'give --credentials FILE with an entry per git host (address, username, password_file or token)',
+    });
+  }
   const observability = new Observability(log);
   const credentialsFile = credentialsPath ? await openCredentialsFile(log, env, credentialsPath) : undefined;
   if (credentialsFile) observability.showCredentialsFile(credentialsFile);
@@ -67,7 +80,8 @@ export async function serve(options: ServeOptions, env: NodeJS.ProcessEnv = proc
   const registry = new RegistryClient(realRegistryDeps(log, credentialStoreWith(log, env, credentialsFile, ecrTokens), observability.observeRegistry));
   const context = { registry, log, now: Date.now, observePoll: observability.observePoll };
   const drone = droneSecrets && credentialsFile && droneExtension(droneSecrets, credentialsFile, ecrTokens, options, observability);
-  const appOptions: AppOptions = { token, allowRemoteGoCd: options.allowRemoteGoCd, statusToken, version: options.version, context, log, observability, drone: drone?.extension };
+  const gitops = gitopsTokens && { tokens: gitopsTokens, service: new GitOpsService({ credentials: credentialsFile, allowInsecureHttp: options.gitopsAllowInsecureHttp ?? false, log }) };
+  const appOptions: AppOptions = { token, allowRemoteGoCd: options.allowRemoteGoCd, statusToken, version: options.version, context, log, observability, drone: drone?.extension, gitops };
   const server = createSidecarServer(appOptions);
   const { address, port } = await listen(server, options.listen);
   process.stdout.write(`GOCD_REGISTRY_BRIDGE_READY port=${port} version=${options.version} pid=${process.pid}\n`);

@@ -1,0 +1,79 @@
+// The write-back as the sidecar serves it (POST /gitops/update): the same settings as the CLI in a JSON body, the
+// git token looked up by name in the credentials file (never in the body), and runs for one (repo, branch) one at
+// a time (spec §3.1 step 8), so two requests for one branch do not race each other's pushes inside one sidecar.
+
+import type { CredentialsEntry } from '../credentials';
+import type { Logger } from '../log';
+import { GitOpsInputError } from './errors';
+import { requestFromSettings, SETTING_NAMES, Settings } from './settings';
+import { PUSH_RETRY, UpdateDeps, UpdateResult, updateRepository } from './update';
+
+export interface GitOpsServiceOptions {
+  /** The credentials file (CredentialsFileStore): an entry's password or token is the git token. */
+  credentials: { findForHost(host: string): CredentialsEntry | undefined } | undefined;
+  /** serve --gitops-allow-insecure-http: http:// and file:// repositories (tests, a local mirror). */
+  allowInsecureHttp: boolean;
+  log: Logger;
+  deps?: Partial<Omit<UpdateDeps, 'log'>>;
+}
+
+// Body keys that would carry a secret: refused, so a caller learns at once that the token does not travel here.
+const SECRET_KEYS = ['access_token', 'token', 'password'];
+const BODY_KEYS: readonly string[] = [...SETTING_NAMES.filter((name) => name !== 'allow_insecure_http' && name !== 'signing_key'), 'credential'];
+
+export class GitOpsService {
+  /** The last run queued per repo and branch; removed once the queue is empty. */
+  private readonly tails = new Map<string, Promise<unknown>>();
+
+  constructor(private readonly options: GitOpsServiceOptions) {}
+
+  /** One update from a parsed JSON body; throws GitOps*Error for the route to map to a status. */
+  async update(body: unknown): Promise<UpdateResult> {
+    const { settings, credential } = this.readBody(body);
+    const { username, ...request } = requestFromSettings({ ...settings, allow_insecure_http: String(this.options.allowInsecureHttp) }, {});
+    const entryName = credential ?? hostOf(request.repo);
+    const entry = this.options.credentials?.findForHost(entryName);
+    const token = entry?.password ?? entry?.token;
+    if (!entry || token === undefined) {
+      throw new GitOpsInputError({
+        message: `the credentials file has no entry "${entryName}" with a password or token for git`,
+        fix: `add "- address: ${entryName}" with password_file (or token) to the credentials file given to serve --credentials, or name another entry in "credential"`,
+      });
+    }
+    const credentials = { username: entry.username ?? username, token };
+    const key = `${request.repo}\n${request.branch}`;
+    const run = (this.tails.get(key) ?? Promise.resolve()).then(() => updateRepository({ ...request, credentials }, this.updateDeps()));
+    const tail = run.catch(() => undefined);
+    this.tails.set(key, tail);
+    void tail.then(() => {
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    });
+    return run;
+  }
+
+  private readBody(body: unknown): { settings: Settings; credential?: string } {
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new GitOpsInputError({ message: 'the body is not a JSON object', fix: 'send {"git_repo": …, "destination_file": …, "image_tag": …}' });
+    const settings: Settings = {};
+    let credential: string | undefined;
+    for (const [key, value] of Object.entries(body)) {
+      if (SECRET_KEYS.includes(key)) throw new GitOpsInputError({ message: `the body carries "${key}": secrets never travel in a request`, fix: 'leave it out; the token comes from the credentials file entry named by "credential" (default: the repository host)' });
+      if (!BODY_KEYS.includes(key)) throw new GitOpsInputError({ message: `unknown field "${key}"`, fix: `use only ${BODY_KEYS.join(', ')}` });
+      if (typeof value !== 'string' && typeof value !== 'boolean') throw new GitOpsInputError({ message: `"${key}" is not a string`, fix: 'send each field as a JSON string (skip_ci may be true or false)' });
+      if (key === 'credential') credential = String(value);
+      else settings[key as keyof Settings] = String(value);
+    }
+    return { settings, credential };
+  }
+
+  private updateDeps(): UpdateDeps {
+    return { sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)), now: Date.now, retry: PUSH_RETRY, ...this.options.deps, log: this.options.log };
+  }
+}
+
+function hostOf(repo: string): string {
+  try {
+    return new URL(repo).host;
+  } catch {
+    return repo;
+  }
+}
