@@ -2,7 +2,7 @@
 # Installs what a fresh Debian machine lacks for building and testing, and nothing else:
 # Debian's docker-registry (the real registry the tests run), gradle 4.4.1, htpasswd, a JDK, pgrep, chromium
 # (renders the status page in a test), go (builds Drone's own client for the Drone extension's tests), moto's server
-# (stands in for the AWS ECR API in a test); then npm ci, and the Go modules of that client into the module cache,
+# (stands in for the AWS ECR API in a test), git and ssh-keygen (gitops-update and its git http-backend tests); then npm ci, and the Go modules of that client into the module cache,
 # so its builds need no network afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +15,8 @@ command -v javac >/dev/null || missing+=(default-jdk-headless)
 command -v pgrep >/dev/null || missing+=(procps)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v openssl >/dev/null || missing+=(openssl)
+command -v git >/dev/null || missing+=(git) # gitops-update and its tests (git http-backend is in the same package)
+command -v ssh-keygen >/dev/null || missing+=(openssh-client) # SSH-signed gitops commits
 command -v go >/dev/null || missing+=(golang-go)
 if ! command -v python3 >/dev/null; then
   missing+=(python3 python3-pip)

@@ -2,12 +2,12 @@
 // repositories: clone, edit, commit as the bot, push, the non-fast-forward retry loop, and where the token may not go.
 
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { GitOpsContendedError, GitOpsGitError, GitOpsInputError, PUSH_RETRY, renderMessage, UpdateDeps, UpdateRequest, updateRepository } from '../../src/gitops';
 import { createLogger } from '../../src/log';
-import { createBareRepo, git, GitServer, startGitServer } from '../support/git-server';
+import { createBareRepo, git, GitServer, startGitServer, TEST_GIT_ENV } from '../support/git-server';
 
 const TOKEN = 'ghp_test0token0that0must0never0leak';
 
@@ -182,6 +182,21 @@ describe('updateRepository on a plain bare repository', () => {
     const bare = createBareRepo(root, 'r', { tag: '2.0.0' });
     expect((await updateRepository(plain(bare), testDeps().deps)).result).toBe('noop');
     expect(git(bare, 'show', 'main:tag')).toBe('2.0.0');
+  });
+
+  it('signs the commit with an SSH key (gpg.format=ssh), and fails without pushing when signing fails', async () => {
+    const bare = createBareRepo(root, 'r', {});
+    const key = path.join(root, 'signing_key');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'bot@example.com', '-f', key]);
+    await updateRepository(plain(bare, { signingKey: key }), testDeps().deps);
+    const signers = path.join(root, 'allowed_signers');
+    writeFileSync(signers, `bot@example.com ${readFileSync(`${key}.pub`, 'utf8')}`);
+    const verified = execFileSync('git', ['-c', `gpg.ssh.allowedSignersFile=${signers}`, 'verify-commit', 'main'], { cwd: bare, env: TEST_GIT_ENV, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    expect(verified).toBe('');
+    const error = await updateRepository(plain(bare, { signingKey: path.join(root, 'no-such-key'), edit: { mode: 'whole-file', change: { tag: '2.0.1' } } }), testDeps().deps).catch((err: unknown) => err);
+    expect(error).toBeInstanceOf(GitOpsGitError);
+    expect((error as Error).message).toContain('signing the commit with the SSH key');
+    expect(git(bare, 'show', 'main:tag')).toBe('2.0.0\n');
   });
 
   it('refuses to write through a symbolic link committed to the repository', async () => {
