@@ -8,6 +8,7 @@ import { runP2 } from './p2-large-repository';
 import { FleetLeftRunning, runP3 } from './p3-fleet';
 import { runP4 } from './p4-footprint';
 import { runP5 } from './p5-drone-registry';
+import { runP7 } from './p7-gitops';
 import { runR1 } from './r1-hostile-registry';
 import { writeReport } from './report';
 import { BenchResult, log, recordBenchmark, Row } from './support';
@@ -39,6 +40,7 @@ const BENCHMARKS: Benchmark[] = [
     },
   },
   { name: 'p5-drone-registry', title: 'P5 Drone registry extension', run: () => runP5() },
+  { name: 'p7-gitops', title: 'P7 GitOps write-back', run: () => runP7() },
   { name: 'r1-hostile-registry', title: 'R1 hostile registry', run: () => runR1() },
 ];
 

@@ -124,9 +124,12 @@ async function cloneBranch(git: Git, request: UpdateRequest, workDir: string, cl
   throw gitFailure('cloning', output, request);
 }
 
-/** After a lost race: the branch as the remote has it now, our commit dropped. */
+/**
+ * After a lost race: the branch as the remote has it now, our commit dropped. No --depth: the server then sends only
+ * the commits since our shallow tip, not the whole tree again, which keeps each retry short and so the race window.
+ */
 async function refresh(git: Git, request: UpdateRequest, clone: string): Promise<void> {
-  await runOrFail(git, ['fetch', '--quiet', '--depth', '1', '--no-tags', 'origin', `refs/heads/${request.branch}`], clone, 'fetching the moved branch');
+  await runOrFail(git, ['fetch', '--quiet', '--no-tags', 'origin', `refs/heads/${request.branch}`], clone, 'fetching the moved branch');
   await runOrFail(git, ['reset', '--quiet', '--hard', 'FETCH_HEAD'], clone, 'resetting to the moved branch');
 }
 
