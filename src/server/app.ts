@@ -55,7 +55,7 @@ export function sidecarRoutes(options: AppOptions): Route[] {
       handle: ({ params, body, headers }) => handleGoCdCall(params, body, headers['x-request-id'], options),
     },
     ...(options.drone ? [droneRoute(options.drone)] : []),
-    ...(options.gitops ? [gitOpsRoute(options.gitops.service, options.log)] : []),
+    ...(options.gitops ? [gitOpsRoute(options.gitops.service, options.log, options.observability.observeGitOpsUpdate)] : []),
     ...statusRoutes(options),
   ];
 }

@@ -5,6 +5,9 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { KNOWN_REQUESTS } from '../gocd';
 import type { DroneRequestOutcome } from '../drone';
+
+/** How a POST /gitops/update ended. */
+export type GitOpsOutcome = 'pushed' | 'noop' | 'bad_input' | 'git_error' | 'contended';
 import type { RegistryEvent } from '../registry';
 
 export class BridgeMetrics {
@@ -74,6 +77,13 @@ export class BridgeMetrics {
     registers: [this.registry],
   });
 
+  private readonly gitopsUpdates = new Counter({
+    name: 'gocd_registry_bridge_gitops_updates_total',
+    help: 'POST /gitops/update by outcome: pushed, noop, bad_input (422), git_error (502), contended (409: retries exhausted)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
   observeGoCdRequest(requestName: string, outcome: 'success' | 'failure', durationSeconds: number): void {
     const request = KNOWN_REQUESTS.has(requestName) ? requestName : 'unknown';
     this.gocdRequests.inc({ request, outcome });
@@ -103,5 +113,9 @@ export class BridgeMetrics {
 
   observeDroneRequest(outcome: DroneRequestOutcome): void {
     this.droneRequests.inc({ outcome });
+  }
+
+  observeGitOpsUpdate(outcome: GitOpsOutcome): void {
+    this.gitopsUpdates.inc({ outcome });
   }
 }

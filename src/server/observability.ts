@@ -7,7 +7,7 @@ import type { PollRecord } from '../gocd';
 import type { Logger } from '../log';
 import type { RegistryEvent } from '../registry';
 import { ActivityLog } from './activity';
-import { BridgeMetrics } from './metrics';
+import { BridgeMetrics, GitOpsOutcome } from './metrics';
 import { renderStatusPage } from './status-page';
 
 // GoCD polls every package about once a minute; a day shows what stopped being polled too.
@@ -44,6 +44,9 @@ export class Observability {
 
   /** For DroneRegistryExtensionOptions.observe. */
   readonly observeDroneRequest = (outcome: DroneRequestOutcome): void => this.metrics.observeDroneRequest(outcome);
+
+  /** For the gitops route. */
+  readonly observeGitOpsUpdate = (outcome: GitOpsOutcome): void => this.metrics.observeGitOpsUpdate(outcome);
 
   /** Lists the credentials file's entries (never their secrets) on the status page. */
   showCredentialsFile(file: { status(): CredentialsFileStatus }): void {

@@ -43,9 +43,14 @@ describe('POST /gitops/update', () => {
     repo = `${server.url}route${counter}.git`;
   });
 
+  const sidecar = sidecarApp();
   const app = (retry = PUSH_RETRY) => {
     const service = new GitOpsService({ credentials, allowInsecureHttp: true, log, deps: { retry } });
-    return createApp({ ...sidecarApp().options, log, gitops: { service, tokens: ['an-older-token-0123456789', API_TOKEN] } });
+    return createApp({ ...sidecar.options, log, gitops: { service, tokens: ['an-older-token-0123456789', API_TOKEN] } });
+  };
+  const counted = async (outcome: string) => {
+    const text = (await sidecar.observability.metricsText()).body;
+    return Number(new RegExp(`^gocd_registry_bridge_gitops_updates_total\\{outcome="${outcome}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
   };
   const post = (body: unknown, token = API_TOKEN, listener = app()) =>
     supertest(listener)
@@ -62,6 +67,7 @@ describe('POST /gitops/update', () => {
     expect(git(bare, 'log', '-1', '--format=%B', 'main').trim()).toBe('[Auto] Update tags/prod to 1.4.2 [skip ci]');
     expect((await post(settings())).body.result).toBe('noop');
     expect(log.lines.join('\n')).not.toContain(GIT_TOKEN);
+    expect([await counted('pushed'), await counted('noop')]).toEqual([1, 1]);
   });
 
   it('runs requests for one branch one after another, so none loses a push race', async () => {
@@ -127,6 +133,7 @@ describe('POST /gitops/update', () => {
     try {
       const response = await post(settings({ git_repo: `${busy.url}route${counter}.git`, credential: new URL(server.url).host }), API_TOKEN, app({ ...PUSH_RETRY, maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 2 }));
       expect(response.status).toBe(409);
+      expect(await counted('contended')).toBe(1);
       expect(response.body.error).toBe('gave up after 2 pushes to main: each was rejected as non-fast-forward, others kept moving the branch');
     } finally {
       await busy.close();
