@@ -57,7 +57,8 @@ Options:
 
 Routes: POST /gocd/... needs the token (and a loopback peer unless --allow-remote-gocd); GET /health is open;
 GET /status and /metrics are open to loopback peers and need the status token from others; POST /drone/registry
-(with a Drone secret) needs a request signed with it, from any peer.
+(with a Drone secret) needs a request signed with it, from any peer; POST /gitops/update (with
+--gitops-token-file) needs one of its tokens, from any peer.
 
 Environment:
   GOCD_REGISTRY_BRIDGE_TOKEN        the token, when --token-stdin is not given

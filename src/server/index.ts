@@ -9,5 +9,5 @@ export { createRouter } from './router';
 export type { Route } from './router';
 export { Observability } from './observability';
 export { serve } from './serve';
-export { DEFAULT_LISTEN, listenOnLoopbackPort, parseClockSkew, parseListenAddress, readDroneSecrets, readStatusToken, ServeOptionError } from './serve-options';
+export { DEFAULT_LISTEN, listenOnLoopbackPort, parseClockSkew, parseListenAddress, readDroneSecrets, readGitOpsTokens, readStatusToken, ServeOptionError } from './serve-options';
 export type { ListenAddress } from './serve-options';

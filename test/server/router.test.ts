@@ -7,6 +7,7 @@ import { AddressInfo, connect } from 'node:net';
 import path from 'node:path';
 import supertest from 'supertest';
 import { ownLogin, SIGNATURE_DEFAULTS } from '../../src/drone';
+import { GitOpsService } from '../../src/gitops';
 import { accessChecks, createRouter, isLoopbackAddress, Route, sidecarRoutes } from '../../src/server';
 import { capturingLogger } from '../support/deps';
 import { sidecarApp, TEST_TOKEN } from '../support/sidecar-app';
@@ -235,7 +236,8 @@ describe('the routes table in docs/sidecar-protocol.md', () => {
     const table = doc.slice(doc.indexOf('| Route |'));
     const documented = [...table.matchAll(/^\| `([^`]+)` \| ([A-Z, ]+) \| `(\w+)` \| ([^|]+) \| ([^|]+) \|/gm)].map((m) => m.slice(1, 6).map((cell) => cell!.trim()));
     const drone = { ...SIGNATURE_DEFAULTS, secrets: ['drone-secret-0123456789abcdef'], credentials: { entitledFor: () => [] }, resolveEntry: ownLogin };
-    const routes = sidecarRoutes(sidecarApp({ drone }).options);
+    const gitops = { service: new GitOpsService({ credentials: undefined, allowInsecureHttp: false, log: capturingLogger() }), tokens: ['gitops-token-0123456789abcdef'] };
+    const routes = sidecarRoutes({ ...sidecarApp({ drone }).options, gitops });
     expect(documented).toEqual(routes.map((r) => [r.path, r.methods.includes('GET') ? 'GET, HEAD' : r.methods.join(', '), r.auth, size(r.maxBodyBytes), `${r.timeoutMs / 1000} s`]));
   });
 });
