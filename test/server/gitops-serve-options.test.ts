@@ -1,6 +1,6 @@
 // serve --gitops-token-file: the write-back's API tokens, read under the secret-file rules.
 
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { readGitOpsTokens, ServeOptionError } from '../../src/server';
@@ -11,12 +11,8 @@ const GOOD = 'gitops-token-0123456789abcdef';
 describe('readGitOpsTokens', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'bridge-gitops-token-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
-  const file = (name: string, content: string, mode = 0o600) => {
-    const full = path.join(dir, name);
-    writeFileSync(full, content);
-    chmodSync(full, mode);
-    return full;
-  };
+  // Each name is written once, so the mode given at creation is the file's mode (umask takes no bit of these).
+  const file = (name: string, content: string, mode = 0o600) => (writeFileSync(path.join(dir, name), content, { mode }), path.join(dir, name));
 
   it('reads one token a line, blank lines and CRLF ends aside', async () => {
     expect(await readGitOpsTokens(file('two', `${GOOD}\r\n\nanother-token-0123456789\n`), UID)).toEqual([GOOD, 'another-token-0123456789']);
