@@ -35,9 +35,10 @@ Options:
   --signing-key FILE       sign the commit with this SSH private key (gpg.format=ssh); failing to sign fails
   --material NAME          in a GoCD job with several package materials: the one to take tag and digest from
   --allow-insecure-http    allow http:// and file:// repositories (tests, a local mirror)
+  --max-attempts N         pushes before giving up when others keep moving the branch (default ${PUSH_RETRY.maxAttempts}, at most 20)
 
-Exit codes: 0 pushed or nothing to do, 1 bad input, 2 git or authentication failure, 3 gave up after ${PUSH_RETRY.maxAttempts} pushes
-rejected as non-fast-forward. The last line of output is a JSON summary:
+Exit codes: 0 pushed or nothing to do, 1 bad input, 2 git or authentication failure, 3 gave up after
+--max-attempts pushes rejected as non-fast-forward. The last line of output is a JSON summary:
 {"result":"pushed|noop","commit":"<sha>","branch":"main","file":"...","attempts":1}
 `;
 

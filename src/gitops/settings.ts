@@ -23,6 +23,7 @@ export const SETTING_NAMES = [
   'username',
   'signing_key',
   'allow_insecure_http',
+  'max_attempts',
 ] as const;
 export type SettingName = (typeof SETTING_NAMES)[number];
 export type Settings = Partial<Record<SettingName, string>>;
@@ -64,8 +65,19 @@ export function requestFromSettings(given: Settings, messageVariables: Readonly<
     message: renderMessage(settings.commit_message, { ...messageVariables, ...own }, { skipCi: isTrue(settings.skip_ci, 'skip_ci') }),
     signingKey: settings.signing_key,
     allowInsecureHttp: isTrue(settings.allow_insecure_http, 'allow_insecure_http'),
+    maxAttempts: settings.max_attempts === undefined ? undefined : attempts(settings.max_attempts),
     username: settings.username as string,
   };
+}
+
+// More than 20 pushes means the branch is a hot spot that wants a file per pipeline, not more retries.
+const MAX_ATTEMPTS = 20;
+
+function attempts(value: string): number {
+  if (!/^\d{1,2}$/.test(value) || Number(value) < 1 || Number(value) > MAX_ATTEMPTS) {
+    throw new GitOpsInputError({ message: `max_attempts is "${value}", not a number from 1 to ${MAX_ATTEMPTS}`, fix: 'leave it out for 5, or raise it where many pipelines push to one branch at once' });
+  }
+  return Number(value);
 }
 
 function isTrue(value: string | undefined, name: string): boolean {

@@ -26,6 +26,8 @@ export interface UpdateRequest {
   /** A private SSH key file: the commit is signed with it (gpg.format=ssh), or the run fails. */
   signingKey?: string;
   allowInsecureHttp: boolean;
+  /** Pushes before giving up; deps.retry.maxAttempts (5) when not given. */
+  maxAttempts?: number;
 }
 
 export interface UpdateResult {
@@ -71,7 +73,7 @@ export async function updateRepository(request: UpdateRequest, deps: UpdateDeps)
         if (attempts > 1) await refresh(git, request, clone);
         return attempt(git, request, clone, attempts, deps.log);
       },
-      { options: deps.retry, sleep: deps.sleep, now: deps.now, log: deps.log, deadlineMs: deps.now() + RETRY_BUDGET_MS },
+      { options: { ...deps.retry, maxAttempts: request.maxAttempts ?? deps.retry.maxAttempts }, sleep: deps.sleep, now: deps.now, log: deps.log, deadlineMs: deps.now() + RETRY_BUDGET_MS },
     ).catch((err: unknown) => {
       if (!(err instanceof GitOpsContendedError)) throw err;
       throw new GitOpsContendedError(

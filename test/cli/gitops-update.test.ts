@@ -99,6 +99,7 @@ describe('gitops-update', () => {
     ['missing settings', { PLUGIN_GIT_REPO: '', PLUGIN_IMAGE_TAG: '' }, GITOPS_EXIT.BAD_INPUT, 'missing git_repo, image_tag'],
     ['an unknown mode', { PLUGIN_MODE: 'sed' }, GITOPS_EXIT.BAD_INPUT, 'mode "sed" is not one of'],
     ['http:// without the opt-in', { PLUGIN_ALLOW_INSECURE_HTTP: '' }, GITOPS_EXIT.BAD_INPUT, 'is not https://'],
+    ['no attempts at all', { PLUGIN_MAX_ATTEMPTS: '0' }, GITOPS_EXIT.BAD_INPUT, 'max_attempts is "0"'],
   ])('exits with its code for %s, saying why, with the token nowhere', async (_name, extra: NodeJS.ProcessEnv, code, message) => {
     const wrong = extra.PLUGIN_ACCESS_TOKEN;
     const result = await run(plugin(extra));

@@ -240,7 +240,8 @@ describe('updateRepository when every push loses the race', () => {
   });
 
   it('gives up after maxAttempts pushes with a contended error, and never force-pushes', async () => {
-    const { deps } = testDeps({ retry: { ...PUSH_RETRY, maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 5 } });
+    // The request's maxAttempts wins over the retry settings' five.
+    const { deps } = testDeps({ retry: { ...PUSH_RETRY, baseDelayMs: 1, maxDelayMs: 5 } });
     const error = await updateRepository(
       {
         repo: `${server.url}busy.git`,
@@ -251,6 +252,7 @@ describe('updateRepository when every push loses the race', () => {
         message: 'm',
         credentials: { username: 'x-access-token', token: TOKEN },
         allowInsecureHttp: true,
+        maxAttempts: 3,
       },
       deps,
     ).catch((err: unknown) => err);
