@@ -1,6 +1,8 @@
 // The write-back as the sidecar serves it (POST /gitops/update): the same settings as the CLI in a JSON body, the
-// git token looked up by name in the credentials file (never in the body), and runs for one (repo, branch) one at
-// a time (spec §3.1 step 8), so two requests for one branch do not race each other's pushes inside one sidecar.
+// git token from the credentials file's entry named by the repository's host (never in the body), and runs for one
+// (repo, branch) one at a time (spec §3.1 step 8), so two requests for one branch do not race each other's pushes
+// inside one sidecar. The entry is always the repository host's own: a caller who could name another entry could
+// have a registry's password sent to a git host of its choosing.
 
 import type { CredentialsEntry } from '../credentials';
 import type { Logger } from '../log';
@@ -19,7 +21,7 @@ export interface GitOpsServiceOptions {
 
 // Body keys that would carry a secret: refused, so a caller learns at once that the token does not travel here.
 const SECRET_KEYS = ['access_token', 'token', 'password'];
-const BODY_KEYS: readonly string[] = [...SETTING_NAMES.filter((name) => name !== 'allow_insecure_http' && name !== 'signing_key'), 'credential'];
+const BODY_KEYS: readonly string[] = SETTING_NAMES.filter((name) => name !== 'allow_insecure_http' && name !== 'signing_key');
 
 export class GitOpsService {
   /** The last run queued per repo and branch; removed once the queue is empty. */
@@ -29,15 +31,15 @@ export class GitOpsService {
 
   /** One update from a parsed JSON body; throws GitOps*Error for the route to map to a status. */
   async update(body: unknown): Promise<UpdateResult> {
-    const { settings, credential } = this.readBody(body);
+    const settings = this.readBody(body);
     const { username, ...request } = requestFromSettings({ ...settings, allow_insecure_http: String(this.options.allowInsecureHttp) }, {});
-    const entryName = credential ?? hostOf(request.repo);
-    const entry = this.options.credentials?.findForHost(entryName);
+    const host = hostOf(request.repo);
+    const entry = this.options.credentials?.findForHost(host);
     const token = entry?.password ?? entry?.token;
     if (!entry || token === undefined) {
       throw new GitOpsInputError({
-        message: `the credentials file has no entry "${entryName}" with a password or token for git`,
-        fix: `add "- address: ${entryName}" with password_file (or token) to the credentials file given to serve --credentials, or name another entry in "credential"`,
+        message: `the credentials file has no entry "${host}" with a password or token for git`,
+        fix: `add "- address: ${host}" with token (or username and password_file) to the credentials file given to serve --credentials`,
       });
     }
     const credentials = { username: entry.username ?? username, token };
@@ -51,18 +53,16 @@ export class GitOpsService {
     return run;
   }
 
-  private readBody(body: unknown): { settings: Settings; credential?: string } {
+  private readBody(body: unknown): Settings {
     if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new GitOpsInputError({ message: 'the body is not a JSON object', fix: 'send {"git_repo": …, "destination_file": …, "image_tag": …}' });
     const settings: Settings = {};
-    let credential: string | undefined;
     for (const [key, value] of Object.entries(body)) {
-      if (SECRET_KEYS.includes(key)) throw new GitOpsInputError({ message: `the body carries "${key}": secrets never travel in a request`, fix: 'leave it out; the token comes from the credentials file entry named by "credential" (default: the repository host)' });
+      if (SECRET_KEYS.includes(key)) throw new GitOpsInputError({ message: `the body carries "${key}": secrets never travel in a request`, fix: 'leave it out; the token comes from the credentials file entry of the repository host' });
       if (!BODY_KEYS.includes(key)) throw new GitOpsInputError({ message: `unknown field "${key}"`, fix: `use only ${BODY_KEYS.join(', ')}` });
       if (typeof value !== 'string' && typeof value !== 'boolean') throw new GitOpsInputError({ message: `"${key}" is not a string`, fix: 'send each field as a JSON string (skip_ci may be true or false)' });
-      if (key === 'credential') credential = String(value);
-      else settings[key as keyof Settings] = String(value);
+      settings[key as keyof Settings] = String(value);
     }
-    return { settings, credential };
+    return settings;
   }
 
   private updateDeps(): UpdateDeps {

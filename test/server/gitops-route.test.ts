@@ -17,6 +17,12 @@ const API_TOKEN = 'gitops-api-token-0123456789abcdef';
 
 describe('POST /gitops/update', () => {
   let server: GitServer;
+  // The same repositories, served on other ports (other hosts to the credentials file): one whose entry holds a
+  // token the server refuses, one where someone else pushes after each of our fetches.
+  let refusing: GitServer;
+  let busy: GitServer;
+  let mover: string | undefined;
+  let moves = 0;
   let dir: string;
   let credentials: CredentialsFileStore;
   let bare: string;
@@ -26,14 +32,31 @@ describe('POST /gitops/update', () => {
 
   beforeAll(async () => {
     server = await startGitServer({ token: GIT_TOKEN });
+    refusing = await startGitServer({ token: GIT_TOKEN, root: server.root });
+    busy = await startGitServer({
+      token: GIT_TOKEN,
+      root: server.root,
+      afterUploadPack: () => {
+        if (!mover) return;
+        moves += 1;
+        git(mover, 'commit', '--quiet', '--allow-empty', '-m', `move ${moves}`);
+        git(mover, 'push', '--quiet', 'origin', 'main');
+      },
+    });
     dir = mkdtempSync(path.join(tmpdir(), 'gitops-route-'));
-    const host = new URL(server.url).host;
-    writeFileSync(path.join(dir, 'credentials.yaml'), `- address: ${host}\n  token: ${GIT_TOKEN}\n- address: wrong.example\n  username: oauth2\n  password: glpat-wrong-token-000000\n`, { mode: 0o600 });
+    const host = (git: GitServer) => new URL(git.url).host;
+    const entries = [
+      `- address: ${host(server)}\n  token: ${GIT_TOKEN}`,
+      `- address: ${host(refusing)}\n  username: oauth2\n  password: glpat-wrong-token-000000`,
+      `- address: ${host(busy)}\n  token: ${GIT_TOKEN}`,
+      `- address: registry.example.com\n  username: ci\n  password: registry-password-0000`,
+    ];
+    writeFileSync(path.join(dir, 'credentials.yaml'), `${entries.join('\n')}\n`, { mode: 0o600 });
     credentials = await CredentialsFileStore.open(path.join(dir, 'credentials.yaml'), { log });
   });
   afterAll(async () => {
     credentials?.close();
-    await server.close();
+    await Promise.all([server.close(), refusing.close(), busy.close()]);
     rmSync(server.root, { recursive: true, force: true });
     rmSync(dir, { recursive: true, force: true });
   });
@@ -96,7 +119,8 @@ describe('POST /gitops/update', () => {
     ['a token in the body', { access_token: GIT_TOKEN }, 'secrets never travel in a request'],
     ['an unknown field', { tag: '1' }, 'unknown field "tag"'],
     ['a path out of the repository', { destination_file: '../../etc/passwd' }, 'climbs out of the repository'],
-    ['a credential name with no entry', { credential: 'git.example.com' }, 'no entry "git.example.com"'],
+    ['a repository host without an entry', { git_repo: 'http://127.0.0.1:1/infra.git' }, 'no entry "127.0.0.1:1"'],
+    ['a field naming another entry', { credential: 'registry.example.com' }, 'unknown field "credential"'],
     ['a marker that matches nothing', { mode: 'marker', marker: 'apps:app' }, 'carries the marker'],
   ])('answers %s with 422, cause and fix', async (_name, extra, message) => {
     const response = await post(settings(extra));
@@ -111,32 +135,18 @@ describe('POST /gitops/update', () => {
   });
 
   it('answers a git token the remote refuses with 502, the token in no answer or log line', async () => {
-    const response = await post(settings({ credential: 'wrong.example' }));
+    const response = await post(settings({ git_repo: `${refusing.url}route${counter}.git` }));
     expect(response.status).toBe(502);
     expect(response.body.fix).toContain('check the access token');
     expect(`${response.text}${log.lines.join('\n')}`).not.toContain('glpat-wrong-token-000000');
   });
 
   it('answers 409 when every push loses the race', async () => {
-    let moves = 0;
-    const mover = path.join(dir, `mover${counter}`);
+    mover = path.join(dir, `mover${counter}`);
     git(dir, 'clone', '--quiet', bare, mover);
-    const busy = await startGitServer({
-      token: GIT_TOKEN,
-      root: server.root,
-      afterUploadPack: () => {
-        moves += 1;
-        git(mover, 'commit', '--quiet', '--allow-empty', '-m', `move ${moves}`);
-        git(mover, 'push', '--quiet', 'origin', 'main');
-      },
-    });
-    try {
-      const response = await post(settings({ git_repo: `${busy.url}route${counter}.git`, credential: new URL(server.url).host }), API_TOKEN, app({ ...PUSH_RETRY, maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 2 }));
-      expect(response.status).toBe(409);
-      expect(await counted('contended')).toBe(1);
-      expect(response.body.error).toBe('gave up after 2 pushes to main: each was rejected as non-fast-forward, others kept moving the branch');
-    } finally {
-      await busy.close();
-    }
+    const response = await post(settings({ git_repo: `${busy.url}route${counter}.git`, max_attempts: '2' }), API_TOKEN, app({ ...PUSH_RETRY, baseDelayMs: 1, maxDelayMs: 2 }));
+    expect(response.status).toBe(409);
+    expect(response.body.error).toBe('gave up after 2 pushes to main: each was rejected as non-fast-forward, others kept moving the branch');
+    expect(await counted('contended')).toBe(1);
   });
 });
