@@ -18,9 +18,14 @@ export interface GitOutput {
   stderr: string;
 }
 
-// git asks "Username for '…':" then "Password for '…':"; the helper answers from its environment, which only git
-// and its children see. The script itself holds no secret.
+// git asks "Username for 'https://host':" then "Password for 'https://user@host':"; the helper answers from its
+// environment, which only git and its children see, and only for the repository's own host: a redirect to another
+// host gets no token. The script itself holds no secret.
 const ASKPASS = `#!/bin/sh
+case "$1" in
+  *"//$GITOPS_ASKPASS_HOST'"*|*"@$GITOPS_ASKPASS_HOST'"*) ;;
+  *) echo "gitops: no credentials for $1" >&2; exit 1 ;;
+esac
 case "$1" in
   Username*) printf '%s\\n' "$GITOPS_ASKPASS_USERNAME" ;;
   *) printf '%s\\n' "$GITOPS_ASKPASS_PASSWORD" ;;
@@ -33,8 +38,8 @@ export class Git {
     private readonly secrets: readonly string[],
   ) {}
 
-  /** A runner whose askpass helper lives in `workDir` (created by the caller, closed to others). */
-  static async create(workDir: string, credentials: GitCredentials | undefined): Promise<Git> {
+  /** A runner whose askpass helper lives in `workDir` (created by the caller, closed to others) and answers `host` only. */
+  static async create(workDir: string, host: string, credentials: GitCredentials | undefined): Promise<Git> {
     const askpass = path.join(workDir, 'askpass.sh');
     await writeFile(askpass, ASKPASS, { mode: 0o700 });
     await chmod(askpass, 0o700);
@@ -46,6 +51,7 @@ export class Git {
       GIT_CONFIG_GLOBAL: '/dev/null',
       GIT_TERMINAL_PROMPT: '0',
       GIT_ASKPASS: askpass,
+      GITOPS_ASKPASS_HOST: host,
       GITOPS_ASKPASS_USERNAME: credentials?.username ?? '',
       GITOPS_ASKPASS_PASSWORD: credentials?.token ?? '',
     };

@@ -62,7 +62,7 @@ export async function updateRepository(request: UpdateRequest, deps: UpdateDeps)
   if (request.credentials) deps.log.registerSecret(request.credentials.token);
   const workDir = await mkdtemp(path.join(deps.tmpRoot ?? tmpdir(), 'gitops-'));
   try {
-    const git = await Git.create(workDir, request.credentials);
+    const git = await Git.create(workDir, new URL(request.repo).host, request.credentials);
     const clone = path.join(workDir, 'clone');
     await cloneBranch(git, request, workDir, clone);
     let attempts = 0;

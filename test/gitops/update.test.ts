@@ -2,6 +2,8 @@
 // repositories: clone, edit, commit as the bot, push, the non-fast-forward retry loop, and where the token may not go.
 
 import { execFileSync } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -120,6 +122,24 @@ describe('updateRepository over smart HTTP', () => {
     const basic = server.requests.map((entry) => entry.authorization).filter(Boolean);
     expect(basic).toContain(`Basic ${Buffer.from(`oauth2:${wrong}`).toString('base64')}`);
     expect(server.requests.every((entry) => !entry.url.includes(wrong))).toBe(true);
+  });
+
+  it('gives the token to the repository host only, not to a host it redirects to', async () => {
+    // A front that sends every request on to the git server, another host:port to git.
+    const front = createServer((req, res) => {
+      res.writeHead(301, { Location: `${server.url.slice(0, -1)}${req.url}` });
+      res.end();
+    });
+    await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve));
+    try {
+      const before = server.requests.length;
+      const error = await updateRepository(request({ repo: `http://127.0.0.1:${(front.address() as AddressInfo).port}/${path.basename(bare)}` }), testDeps().deps).catch((err: unknown) => err);
+      expect(error).toBeInstanceOf(GitOpsGitError);
+      expect(server.requests.slice(before).every((entry) => entry.authorization === undefined)).toBe(true);
+      expect(git(bare, 'rev-list', '--count', 'main').trim()).toBe('1');
+    } finally {
+      front.close();
+    }
   });
 
   it('fails with a git error when the branch does not exist, and does not create it', async () => {
