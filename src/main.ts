@@ -51,6 +51,9 @@ Options:
                            --credentials entry of the repository's host, never from the request
   --gitops-allow-insecure-http
                            let the write-back use http:// and file:// repositories (tests, a local mirror)
+  --gitops-signing-key FILE
+                           sign every write-back commit with this SSH private key (gpg.format=ssh); a commit
+                           that cannot be signed is not pushed
   --token-stdin            read the bearer token from the first line of stdin (what the plugin does);
                            otherwise the token comes from GOCD_REGISTRY_BRIDGE_TOKEN
   --exit-on-stdin-eof      exit when stdin closes (the plugin's JVM is gone)
@@ -123,6 +126,7 @@ async function runServe(argv: string[]): Promise<number | undefined> {
       'drone-max-clock-skew': { type: 'string' },
       'gitops-token-file': { type: 'string' },
       'gitops-allow-insecure-http': { type: 'boolean', default: false },
+      'gitops-signing-key': { type: 'string' },
       'token-stdin': { type: 'boolean', default: false },
       'exit-on-stdin-eof': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -145,6 +149,7 @@ async function runServe(argv: string[]): Promise<number | undefined> {
     droneMaxClockSkewMs: values['drone-max-clock-skew'] === undefined ? undefined : parseClockSkew(values['drone-max-clock-skew']),
     gitopsTokenFile: values['gitops-token-file'],
     gitopsAllowInsecureHttp: values['gitops-allow-insecure-http'],
+    gitopsSigningKey: values['gitops-signing-key'],
     statusPort: statusPort === undefined ? undefined : Number(statusPort),
     tokenFromStdin: values['token-stdin'],
     exitOnStdinEof: values['exit-on-stdin-eof'],

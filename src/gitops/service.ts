@@ -15,6 +15,8 @@ export interface GitOpsServiceOptions {
   credentials: { findForHost(host: string): CredentialsEntry | undefined } | undefined;
   /** serve --gitops-allow-insecure-http: http:// and file:// repositories (tests, a local mirror). */
   allowInsecureHttp: boolean;
+  /** serve --gitops-signing-key: every commit is signed with this SSH key. Not a request field: it names a file here. */
+  signingKey?: string;
   log: Logger;
   deps?: Partial<Omit<UpdateDeps, 'log'>>;
 }
@@ -44,7 +46,8 @@ export class GitOpsService {
     }
     const credentials = { username: entry.username ?? username, token };
     const key = `${request.repo}\n${request.branch}`;
-    const run = (this.tails.get(key) ?? Promise.resolve()).then(() => updateRepository({ ...request, credentials }, this.updateDeps()));
+    const signed = { ...request, credentials, signingKey: this.options.signingKey };
+    const run = (this.tails.get(key) ?? Promise.resolve()).then(() => updateRepository(signed, this.updateDeps()));
     const tail = run.catch(() => undefined);
     this.tails.set(key, tail);
     void tail.then(() => {

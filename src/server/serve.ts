@@ -33,6 +33,8 @@ export interface ServeOptions {
   gitopsTokenFile?: string;
   /** --gitops-allow-insecure-http: http:// and file:// repositories for the write-back. */
   gitopsAllowInsecureHttp?: boolean;
+  /** --gitops-signing-key: sign every write-back commit with this SSH private key. */
+  gitopsSigningKey?: string;
   /** GOCD_REGISTRY_BRIDGE_STATUS_PORT: also serve /status and /metrics here, on loopback. */
   statusPort?: number;
   tokenFromStdin: boolean;
@@ -80,7 +82,7 @@ export async function serve(options: ServeOptions, env: NodeJS.ProcessEnv = proc
   const registry = new RegistryClient(realRegistryDeps(log, credentialStoreWith(log, env, credentialsFile, ecrTokens), observability.observeRegistry));
   const context = { registry, log, now: Date.now, observePoll: observability.observePoll };
   const drone = droneSecrets && credentialsFile && droneExtension(droneSecrets, credentialsFile, ecrTokens, options, observability);
-  const gitops = gitopsTokens && { tokens: gitopsTokens, service: new GitOpsService({ credentials: credentialsFile, allowInsecureHttp: options.gitopsAllowInsecureHttp ?? false, log }) };
+  const gitops = gitopsTokens && { tokens: gitopsTokens, service: new GitOpsService({ credentials: credentialsFile, allowInsecureHttp: options.gitopsAllowInsecureHttp ?? false, signingKey: options.gitopsSigningKey, log }) };
   const appOptions: AppOptions = { token, allowRemoteGoCd: options.allowRemoteGoCd, statusToken, version: options.version, context, log, observability, drone: drone?.extension, gitops };
   const server = createSidecarServer(appOptions);
   const { address, port } = await listen(server, options.listen);

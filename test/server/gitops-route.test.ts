@@ -1,6 +1,7 @@
 // POST /gitops/update on the sidecar's router against the smart-HTTP test server: the gitops token policy, the git
 // token from the credentials file (never the body), spec §3's statuses, and runs for one branch one at a time.
 
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -67,8 +68,8 @@ describe('POST /gitops/update', () => {
   });
 
   const sidecar = sidecarApp();
-  const app = (retry = PUSH_RETRY) => {
-    const service = new GitOpsService({ credentials, allowInsecureHttp: true, log, deps: { retry } });
+  const app = (retry = PUSH_RETRY, signingKey?: string) => {
+    const service = new GitOpsService({ credentials, allowInsecureHttp: true, signingKey, log, deps: { retry } });
     return createApp({ ...sidecar.options, log, gitops: { service, tokens: ['an-older-token-0123456789', API_TOKEN] } });
   };
   const counted = async (outcome: string) => {
@@ -139,6 +140,17 @@ describe('POST /gitops/update', () => {
     expect(response.status).toBe(502);
     expect(response.body.fix).toContain('check the access token');
     expect(`${response.text}${log.lines.join('\n')}`).not.toContain('glpat-wrong-token-000000');
+  });
+
+  it('signs with the serve-side SSH key, and answers 502 without pushing when it cannot sign', async () => {
+    const key = path.join(dir, `key${counter}`);
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
+    expect((await post(settings(), API_TOKEN, app(PUSH_RETRY, key))).status).toBe(200);
+    expect(git(bare, 'cat-file', 'commit', 'main')).toContain('-----BEGIN SSH SIGNATURE-----');
+    const unsigned = await post(settings({ image_tag: '1.4.3' }), API_TOKEN, app(PUSH_RETRY, path.join(dir, 'no-such-key')));
+    expect(unsigned.status).toBe(502);
+    expect(unsigned.body.error).toContain('signing the commit');
+    expect(git(bare, 'show', 'main:tags/prod')).toBe('1.4.2\n');
   });
 
   it('answers 409 when every push loses the race', async () => {
