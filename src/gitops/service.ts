@@ -7,6 +7,7 @@
 import type { CredentialsEntry } from '../credentials';
 import type { Logger } from '../log';
 import { GitOpsInputError } from './errors';
+import type { GitCredentials } from './git';
 import { requestFromSettings, SETTING_NAMES, Settings } from './settings';
 import { PUSH_RETRY, UpdateDeps, UpdateResult, updateRepository } from './update';
 
@@ -35,16 +36,7 @@ export class GitOpsService {
   async update(body: unknown): Promise<UpdateResult> {
     const settings = this.readBody(body);
     const { username, ...request } = requestFromSettings({ ...settings, allow_insecure_http: String(this.options.allowInsecureHttp) }, {});
-    const host = hostOf(request.repo);
-    const entry = this.options.credentials?.findForHost(host);
-    const token = entry?.password ?? entry?.token;
-    if (!entry || token === undefined) {
-      throw new GitOpsInputError({
-        message: `the credentials file has no entry "${host}" with a password or token for git`,
-        fix: `add "- address: ${host}" with token (or username and password_file) to the credentials file given to serve --credentials`,
-      });
-    }
-    const credentials = { username: entry.username ?? username, token };
+    const credentials = request.repo.startsWith('file:') ? undefined : this.credentialsFor(hostOf(request.repo), username);
     const key = `${request.repo}\n${request.branch}`;
     const signed = { ...request, credentials, signingKey: this.options.signingKey };
     const run = (this.tails.get(key) ?? Promise.resolve()).then(() => updateRepository(signed, this.updateDeps()));
@@ -54,6 +46,19 @@ export class GitOpsService {
       if (this.tails.get(key) === tail) this.tails.delete(key);
     });
     return run;
+  }
+
+  /** The repository host's own entry: its token, or its username and password. A file:// mirror needs none. */
+  private credentialsFor(host: string, defaultUsername: string): GitCredentials {
+    const entry = this.options.credentials?.findForHost(host);
+    const token = entry?.password ?? entry?.token;
+    if (!entry || token === undefined) {
+      throw new GitOpsInputError({
+        message: `the credentials file has no entry "${host}" with a password or token for git`,
+        fix: `add "- address: ${host}" with token (or username and password_file) to the credentials file given to serve --credentials`,
+      });
+    }
+    return { username: entry.username ?? defaultUsername, token };
   }
 
   private readBody(body: unknown): Settings {

@@ -94,6 +94,12 @@ describe('POST /gitops/update', () => {
     expect([await counted('pushed'), await counted('noop')]).toEqual([1, 1]);
   });
 
+  it('needs no credentials entry for a file:// mirror (allowed by --gitops-allow-insecure-http)', async () => {
+    const response = await post(settings({ git_repo: `file://${bare}` }));
+    expect(response.status).toBe(200);
+    expect(git(bare, 'show', 'main:tags/prod')).toBe('1.4.2\n');
+  });
+
   it('runs requests for one branch one after another, so none loses a push race', async () => {
     const listener = app();
     const responses = await Promise.all([0, 1, 2, 3].map((i) => post(settings({ destination_file: `apps/${i}`, image_tag: `v${i}` }), API_TOKEN, listener)));
