@@ -35,6 +35,7 @@ Options:
   --signing-key FILE       sign the commit with this SSH private key (gpg.format=ssh); failing to sign fails
   --material NAME          in a GoCD job with several package materials: the one to take tag and digest from
   --allow-insecure-http    allow http:// and file:// repositories (tests, a local mirror)
+  --monotonic              refuse a tag that semver orders below the one already written (a late older build)
   --max-attempts N         pushes before giving up when others keep moving the branch (default ${PUSH_RETRY.maxAttempts}, at most 20)
 
 Exit codes: 0 pushed or nothing to do, 1 bad input, 2 git or authentication failure, 3 gave up after
@@ -46,7 +47,7 @@ export const GITOPS_EXIT = { OK: 0, BAD_INPUT: 1, GIT_FAILED: 2, GAVE_UP: 3 } as
 
 const MAX_TOKEN_FILE_BYTES = 64 * 1024;
 const TOKEN_VARIABLES = ['PLUGIN_ACCESS_TOKEN', 'ACCESS_TOKEN'];
-const BOOLEAN_SETTINGS: readonly SettingName[] = ['skip_ci', 'allow_insecure_http'];
+const BOOLEAN_SETTINGS: readonly SettingName[] = ['skip_ci', 'allow_insecure_http', 'monotonic'];
 
 export async function runGitOpsUpdate(argv: string[], io: CommandIo): Promise<number> {
   const log = createLogger((line) => io.stderr(`${line}\n`), io.env.GOCD_REGISTRY_BRIDGE_LOG_LEVEL === 'debug' ? 'debug' : 'info');

@@ -5,6 +5,7 @@
 import { isMap, isScalar, isSeq, Pair, parseDocument, Scalar, YAMLMap } from 'yaml';
 import { GitOpsInputError } from './errors';
 import { ImageChange, isDigest } from './image-change';
+import type { TagGuard } from './monotonic';
 import { ScalarStyle, writeScalar } from './scalar';
 
 interface Splice {
@@ -15,7 +16,7 @@ interface Splice {
 
 const FIX = 'keep the images: list in block style (- name: …), as kustomize writes it, or run kustomize edit set image once by hand';
 
-export function editKustomization(text: string, change: ImageChange, file: string): string {
+export function editKustomization(text: string, change: ImageChange, file: string, guard: TagGuard): string {
   if (!change.image) throw new GitOpsInputError({ message: 'kustomize mode needs the image name the images: entry is filed under', fix: 'pass --image NAME (PLUGIN_IMAGE), e.g. registry.example/team/app' });
   const doc = parseDocument(text);
   if (doc.errors.length > 0) throw new GitOpsInputError({ message: `${file} is not valid YAML: ${doc.errors[0]?.message.split('\n')[0]}`, fix: 'repair the file' });
@@ -34,6 +35,9 @@ export function editKustomization(text: string, change: ImageChange, file: strin
   if (entry.flow) throw new GitOpsInputError({ message: `the images: entry for ${change.image} in ${file} is a flow mapping`, fix: FIX });
   const digest = change.digest ?? (isDigest(change.tag) ? change.tag : undefined);
   const tag = isDigest(change.tag) ? undefined : change.tag;
+  // As written: YAML reads a plain newTag: 1.10 as the number 1.1.
+  const oldTag = (entry.get('newTag', true) as Scalar | undefined)?.source;
+  if (tag !== undefined && oldTag !== undefined && oldTag !== tag) guard(oldTag, `${file} (${change.image})`);
   return splice(text, [setOrDrop(text, entry, 'newTag', tag), setOrDrop(text, entry, 'digest', digest)].flat());
 }
 

@@ -4,6 +4,7 @@
 
 import { GitOpsInputError } from './errors';
 import { fullReference, ImageChange, isDigest, referenceName } from './image-change';
+import type { TagGuard } from './monotonic';
 import { ScalarStyle, writeScalar } from './scalar';
 
 type Suffix = 'tag' | 'name' | 'digest' | undefined;
@@ -15,7 +16,7 @@ const LINE = /^(\s*(?:-\s+)?(?:"(?:[^"\\]|\\.)*"\s*:\s+|'(?:[^']|'')*'\s*:\s+|[^
 const SUFFIXES: readonly string[] = ['tag', 'name', 'digest'];
 
 /** The text with every line marked `markerId` rewritten; a marker that matches nothing is a configuration error. */
-export function editMarkedLines(text: string, markerId: string, change: ImageChange, file: string): string {
+export function editMarkedLines(text: string, markerId: string, change: ImageChange, file: string, guard: TagGuard): string {
   let matches = 0;
   const lines = text.split('\n').map((line, index) => {
     const hasCr = line.endsWith('\r');
@@ -26,7 +27,7 @@ export function editMarkedLines(text: string, markerId: string, change: ImageCha
     if (id !== markerId) return line;
     matches += 1;
     const where = `${file} line ${index + 1}`;
-    const edited = editLine(bare.slice(0, marker.index), suffix, change, where);
+    const edited = editLine(bare.slice(0, marker.index), suffix, change, where, guard);
     return `${edited}${marker[1]}${hasCr ? '\r' : ''}`;
   });
   if (matches === 0) {
@@ -46,10 +47,12 @@ function parsePolicy(key: 'imagepolicy' | 'gitops', value: string): { id: string
   return hasSuffix ? { id: parts.slice(0, -1).join(':'), suffix: last as Suffix } : { id: value, suffix: undefined };
 }
 
-function editLine(before: string, suffix: Suffix, change: ImageChange, where: string): string {
+function editLine(before: string, suffix: Suffix, change: ImageChange, where: string, guard: TagGuard): string {
   const [, prefix = '', token = ''] = LINE.exec(before) ?? [];
   const scalar = readScalar(token, where);
-  return `${prefix}${writeScalar(newValue(scalar.value, suffix, change, where), scalar.style)}`;
+  const next = newValue(scalar.value, suffix, change, where);
+  if (next !== scalar.value && (suffix === 'tag' || suffix === undefined)) guard(suffix === 'tag' ? scalar.value : referenceTag(scalar.value), where);
+  return `${prefix}${writeScalar(next, scalar.style)}`;
 }
 
 function readScalar(token: string, where: string): { value: string; style: ScalarStyle } {
@@ -82,4 +85,11 @@ function newValue(current: string, suffix: Suffix, change: ImageChange, where: s
     default:
       return fullReference(change.image ?? referenceName(current), change);
   }
+}
+
+/** The tag of a reference as written (registry:5000/app:1.4@sha256:… → 1.4); '' when it has none. */
+function referenceTag(reference: string): string {
+  const name = referenceName(reference);
+  const rest = (reference.split('@')[0] ?? '').slice(name.length);
+  return rest.startsWith(':') ? rest.slice(1) : '';
 }

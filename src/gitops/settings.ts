@@ -24,6 +24,7 @@ export const SETTING_NAMES = [
   'signing_key',
   'allow_insecure_http',
   'max_attempts',
+  'monotonic',
 ] as const;
 export type SettingName = (typeof SETTING_NAMES)[number];
 export type Settings = Partial<Record<SettingName, string>>;
@@ -60,7 +61,7 @@ export function requestFromSettings(given: Settings, messageVariables: Readonly<
     repo: settings.git_repo as string,
     branch: settings.branch as string,
     file,
-    edit: { mode, marker: settings.marker, change: { tag, digest: settings.digest, image: settings.image } },
+    edit: { mode, marker: settings.marker, change: { tag, digest: settings.digest, image: settings.image }, monotonic: isTrue(settings.monotonic, 'monotonic') },
     author: { name: settings.author_name as string, email: settings.author_email as string },
     message: renderMessage(settings.commit_message, { ...messageVariables, ...own }, { skipCi: isTrue(settings.skip_ci, 'skip_ci') }),
     signingKey: settings.signing_key,

@@ -100,6 +100,7 @@ describe('gitops-update', () => {
     ['an unknown mode', { PLUGIN_MODE: 'sed' }, GITOPS_EXIT.BAD_INPUT, 'mode "sed" is not one of'],
     ['http:// without the opt-in', { PLUGIN_ALLOW_INSECURE_HTTP: '' }, GITOPS_EXIT.BAD_INPUT, 'is not https://'],
     ['no attempts at all', { PLUGIN_MAX_ATTEMPTS: '0' }, GITOPS_EXIT.BAD_INPUT, 'max_attempts is "0"'],
+    ['an older tag with --monotonic', { PLUGIN_DESTINATION_FILE: 'deploy/values.yaml', PLUGIN_MODE: 'marker', PLUGIN_MARKER: 'apps:app', PLUGIN_IMAGE_TAG: '0.9.0', PLUGIN_MONOTONIC: 'true' }, GITOPS_EXIT.BAD_INPUT, 'already holds 1.0.0'],
   ])('exits with its code for %s, saying why, with the token nowhere', async (_name, extra: NodeJS.ProcessEnv, code, message) => {
     const wrong = extra.PLUGIN_ACCESS_TOKEN;
     const result = await run(plugin(extra));

@@ -135,6 +135,25 @@ describe('editText kustomize', () => {
   });
 });
 
+describe('editText --monotonic', () => {
+  const monotonic = (mode: EditSpec['mode'], text: string, tag: string, extra: Partial<EditSpec> = {}) => edit(text, { mode, monotonic: true, change: { tag, image: 'app' }, ...extra }, 'f');
+
+  it.each([
+    ['whole-file', 'whole-file' as const, '1.10.0\n', {}],
+    ['a :tag marker', 'marker' as const, 'tag: v1.10.0 # {"$gitops": "app:tag"}\n', { marker: 'app' }],
+    ['a full-reference marker', 'marker' as const, 'image: reg/app:1.10.0 # {"$gitops": "app"}\n', { marker: 'app' }],
+    ['kustomize newTag', 'kustomize' as const, 'images:\n- name: app\n  newTag: 1.10.0\n', {}],
+  ])('refuses to write an older semver tag over %s', (_name, mode, text, extra) => {
+    expect(() => monotonic(mode, text, '1.9.0', extra)).toThrow('newer than 1.9.0; --monotonic does not go back');
+    expect(monotonic(mode, text, '1.11.0', extra)).toContain('1.11.0');
+  });
+
+  it('writes tags that are not semver, either way', () => {
+    expect(monotonic('whole-file', '1.10.0\n', 'a6b6e8')).toBe('a6b6e8\n');
+    expect(monotonic('whole-file', 'latest\n', '1.0.0')).toBe('1.0.0\n');
+  });
+});
+
 describe('checkDestination', () => {
   it.each(['../../etc/passwd', '/etc/passwd', '.git/config', 'a/.git/hooks/x', 'a/../b', './a', 'a//b', 'a/', '', 'a\\b'])('refuses %j', (file) => {
     expect(() => checkDestination(file)).toThrow(/destination file/);
