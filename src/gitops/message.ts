@@ -1,7 +1,7 @@
 // The commit message (spec §3.2): GNU envsubst semantics on a template, so messages written for the original plugin
 // render the same; [skip ci] on request so a pipeline watching the infrastructure repository does not loop.
 
-export const DEFAULT_MESSAGE = '[Auto] Update $PLUGIN_DESTINATION_FILE to $PLUGIN_IMAGE_TAG';
+const DEFAULT_MESSAGE = '[Auto] Update $PLUGIN_DESTINATION_FILE to $PLUGIN_IMAGE_TAG';
 const SKIP_CI = '[skip ci]';
 
 /**
