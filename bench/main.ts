@@ -9,6 +9,7 @@ import { FleetLeftRunning, runP3 } from './p3-fleet';
 import { runP4 } from './p4-footprint';
 import { runP5 } from './p5-drone-registry';
 import { runP6 } from './p6-status-registry';
+import { runP7 } from './p7-gitops';
 import { runP8 } from './p8-single-executable';
 import { runR1 } from './r1-hostile-registry';
 import { writeReport } from './report';
@@ -42,6 +43,7 @@ const BENCHMARKS: Benchmark[] = [
   },
   { name: 'p5-drone-registry', title: 'P5 Drone registry extension', run: () => runP5() },
   { name: 'p6-status-registry', title: 'P6 build-status registry', run: () => runP6() },
+  { name: 'p7-gitops', title: 'P7 GitOps write-back', run: () => runP7() },
   { name: 'p8-single-executable', title: 'P8 single executable', run: () => runP8() },
   { name: 'r1-hostile-registry', title: 'R1 hostile registry', run: () => runR1() },
 ];

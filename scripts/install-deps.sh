@@ -4,8 +4,8 @@
 # (renders the status page in a test), go (builds Drone's own client for the Drone extension's tests), qemu's
 # user-mode aarch64 emulator and Debian's arm64 libc (make and run the linux-arm64 single executable), moto's server
 # (stands in for the AWS ECR API in a test), PostgreSQL (the status registry's multi-node store), make and g++ (to
-# compile better-sqlite3 when no prebuilt binary fits); then npm ci, and the Go modules of that client into the
-# module cache,
+# compile better-sqlite3 when no prebuilt binary fits), git and ssh-keygen (gitops-update and its git http-backend
+# tests); then npm ci, and the Go modules of that client into the module cache,
 # so its builds need no network afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +18,8 @@ command -v javac >/dev/null || missing+=(default-jdk-headless)
 command -v pgrep >/dev/null || missing+=(procps)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v openssl >/dev/null || missing+=(openssl)
+command -v git >/dev/null || missing+=(git) # gitops-update and its tests (git http-backend is in the same package)
+command -v ssh-keygen >/dev/null || missing+=(openssh-client) # SSH-signed gitops commits
 command -v go >/dev/null || missing+=(golang-go)
 # The build makes the linux-arm64 single executable by running its Node under qemu, and a test runs the result.
 command -v qemu-aarch64-static >/dev/null || missing+=(qemu-user-static)

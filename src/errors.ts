@@ -13,7 +13,9 @@ export type ErrorCode =
   | 'NOT_A_REGISTRY' // the URL answers, but not as a Docker Registry HTTP API V2
   | 'NO_MATCHING_TAG' // the image has no tag the filter accepts
   | 'INVALID_REQUEST' // a GoCD request body that is not JSON or not of the message's shape
-  | 'STATUS_REGISTRY_REFUSED'; // a build-status registry request refused: unknown package, unlisted repo, old wave, bad status
+  | 'STATUS_REGISTRY_REFUSED' // a build-status registry request refused: unknown package, unlisted repo, old wave, bad status
+  | 'GIT_REMOTE' // a git clone, fetch or push that failed (auth, missing branch, unreachable, signing)
+  | 'GIT_CONTENDED'; // a push still rejected as non-fast-forward after every retry
 
 export interface BridgeErrorInit {
   message: string;

@@ -2,7 +2,7 @@
 
 import { parseArgs } from 'node:util';
 import { version } from '../package.json';
-import { CommandIo, EXIT, runImages, runPoll, runStatusRegistry, UsageError } from './cli';
+import { CommandIo, EXIT, runGitOpsUpdate, runImages, runPoll, runStatusRegistry, UsageError } from './cli';
 import { DEFAULT_LISTEN, ListenAddress, listenOnLoopbackPort, parseCallTimeout, parseClockSkew, parseListenAddress, serve, ServeOptionError } from './server';
 
 const USAGE = `gocd-registry-bridge ${version}: Docker/OCI registry tags as GoCD package materials
@@ -12,6 +12,7 @@ Usage:
   gocd-registry-bridge poll --registry URL --image NAME [options]
   gocd-registry-bridge images [--pull]
   gocd-registry-bridge status-registry --server URL --token-file FILE
+  gocd-registry-bridge gitops-update --git-repo URL --destination-file PATH --image-tag TAG [options]
   gocd-registry-bridge --version
   gocd-registry-bridge <command> --help
 
@@ -22,6 +23,8 @@ Commands:
   status-registry
            Pipeline step of the build-status registry: register a package version (upstream) or report a
            downstream build, with drone-downstream-registry's environment contract.
+  gitops-update
+           Commit an image tag into an infrastructure repository (a GoCD task or a Drone step).
 `;
 
 const SERVE_USAGE = `Usage: gocd-registry-bridge serve [--listen HOST:PORT] [--token-stdin] [--exit-on-stdin-eof] [options]
@@ -58,13 +61,22 @@ Options:
   --status-registry-call-timeout SECONDS
                            one action call's limit (default 10); a claim three times as old is taken for lost
                            with its process and made again, with the same Idempotency-Key
+  --gitops-token-file FILE serve POST /gitops/update (the gitops-update command over HTTP) to callers sending
+                           "Authorization: Bearer <a token in FILE>" (one a line); git tokens come from the
+                           --credentials entry of the repository's host, never from the request
+  --gitops-allow-insecure-http
+                           let the write-back use http:// and file:// repositories (tests, a local mirror)
+  --gitops-signing-key FILE
+                           sign every write-back commit with this SSH private key (gpg.format=ssh); a commit
+                           that cannot be signed is not pushed
   --token-stdin            read the bearer token from the first line of stdin (what the plugin does);
                            otherwise the token comes from GOCD_REGISTRY_BRIDGE_TOKEN
   --exit-on-stdin-eof      exit when stdin closes (the plugin's JVM is gone)
 
 Routes: POST /gocd/... needs the token (and a loopback peer unless --allow-remote-gocd); GET /health is open;
 GET /status and /metrics are open to loopback peers and need the status token from others; POST /drone/registry
-(with a Drone secret) needs a request signed with it, from any peer.
+(with a Drone secret) needs a request signed with it, from any peer; POST /gitops/update (with
+--gitops-token-file) needs one of its tokens, from any peer.
 
 Environment:
   GOCD_REGISTRY_BRIDGE_TOKEN        the token, when --token-stdin is not given
@@ -106,6 +118,8 @@ async function main(argv: string[]): Promise<number | undefined> {
       return runPoll(rest, processIo);
     case 'images':
       return runImages(rest, processIo);
+    case 'gitops-update':
+      return runGitOpsUpdate(rest, processIo);
     case 'serve':
       return runServe(rest);
     case 'status-registry':
@@ -131,6 +145,9 @@ async function runServe(argv: string[]): Promise<number | undefined> {
       'data-dir': { type: 'string' },
       'status-registry-db': { type: 'string' },
       'status-registry-call-timeout': { type: 'string' },
+      'gitops-token-file': { type: 'string' },
+      'gitops-allow-insecure-http': { type: 'boolean', default: false },
+      'gitops-signing-key': { type: 'string' },
       'token-stdin': { type: 'boolean', default: false },
       'exit-on-stdin-eof': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -155,6 +172,9 @@ async function runServe(argv: string[]): Promise<number | undefined> {
     dataDir: values['data-dir'],
     statusRegistryDb: values['status-registry-db'],
     statusRegistryCallTimeoutMs: values['status-registry-call-timeout'] === undefined ? undefined : parseCallTimeout(values['status-registry-call-timeout']),
+    gitopsTokenFile: values['gitops-token-file'],
+    gitopsAllowInsecureHttp: values['gitops-allow-insecure-http'],
+    gitopsSigningKey: values['gitops-signing-key'],
     statusPort: statusPort === undefined ? undefined : Number(statusPort),
     tokenFromStdin: values['token-stdin'],
     exitOnStdinEof: values['exit-on-stdin-eof'],
@@ -185,6 +205,6 @@ main(process.argv.slice(2)).then(
 
 function argvCommand(): string {
   const command = process.argv[2];
-  return command === 'poll' || command === 'images' || command === 'serve' || command === 'status-registry' ? command : '';
+  return command === 'poll' || command === 'images' || command === 'serve' || command === 'status-registry' || command === 'gitops-update' ? command : '';
 }
 

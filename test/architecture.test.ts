@@ -24,9 +24,9 @@ const MODULES: Record<string, Allowance> = {
   gocd: { modules: ['selection', 'registry', 'credentials', 'errors', 'log', 'cache-key'], packages: ['ajv', 'lru-cache'] }, // GoCD package-repository handlers and dispatch; no HTTP server
   drone: { modules: ['errors', 'log', 'http', 'credentials'], builtins: ['crypto'] }, // Drone registry-credentials extension; never gocd, server
   'status-registry': { modules: ['errors', 'log', 'http', 'credentials', 'cache-key'], packages: ['ajv', 'async-mutex', 'better-sqlite3', 'pg', 'sanitize-filename'], builtins: ['crypto', 'fs', 'path', 'os'] }, // build-status registry: record, verdict, store engines, actions; never registry, gocd, server
-  gitops: { modules: ['errors', 'log', 'http', 'credentials'], builtins: ['child_process', 'fs', 'path'] }, // GitOps tag write-back to git; never gocd, server
+  gitops: { modules: ['errors', 'log', 'http', 'credentials'], packages: ['yaml', 'semver'], builtins: ['child_process', 'fs', 'path', 'os'] }, // GitOps tag write-back to git; never gocd, server
   server: { modules: ['gocd', 'registry', 'credentials', 'http', 'drone', 'status-registry', 'gitops', 'errors', 'log', 'deps', 'cache-key'], packages: ['express', 'prom-client', 'lru-cache', 'ipaddr.js'], builtins: ['crypto', 'http', 'net', 'readline', 'fs', 'path'] }, // the one router; the only express user
-  cli: { modules: ['gocd', 'selection', 'registry', 'credentials', 'http', 'errors', 'log', 'deps', 'status-registry'], packages: ['dotenv'], builtins: ['child_process', 'util', 'fs'] }, // `poll`, `images` and `status-registry` commands; never server
+  cli: { modules: ['gocd', 'selection', 'registry', 'credentials', 'http', 'gitops', 'errors', 'log', 'deps', 'status-registry'], packages: ['dotenv'], builtins: ['child_process', 'util', 'fs'] }, // `poll`, `images`, `status-registry` and `gitops-update` commands; never server
   deps: { modules: ['log', 'http', 'credentials', 'registry'], packages: ['node-fetch'], builtins: ['os'] }, // the real network, clock and stderr, built only by entry points
   main: { modules: ['cli', 'server'], builtins: ['util'] }, // argv → command
 };

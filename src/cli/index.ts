@@ -8,3 +8,4 @@ export { runStatusRegistry, STATUS_REGISTRY_USAGE } from './status-registry-comm
 export { EXIT, UsageError } from './command-io';
 export type { CommandIo } from './command-io';
 export { envName, jobEnvironment, materialName } from './environment';
+export { GITOPS_EXIT, GITOPS_USAGE, runGitOpsUpdate } from './gitops-command';

@@ -17,10 +17,12 @@ import { tokenChecker } from './token-check';
  *
  * - `status-registry`: any peer, with one of the build-status registry's API tokens (--status-registry-token-file);
  *   refused outright when the registry is off.
+ * - `gitops`: any peer, with one of the GitOps write-back's API tokens (--gitops-token-file); refused outright when
+ *   the write-back is off.
  *
  * A new member here fails to compile until accessChecks() and describePolicy() say how it is checked and what it means.
  */
-export type AuthPolicy = 'gocd' | 'none' | 'status' | 'drone' | 'status-registry';
+export type AuthPolicy = 'gocd' | 'none' | 'status' | 'drone' | 'status-registry' | 'gitops';
 
 export interface AccessOptions {
   /** The shim's token (stdin in managed mode, GOCD_REGISTRY_BRIDGE_TOKEN in external mode). */
@@ -35,6 +37,8 @@ export interface AccessOptions {
   drone?: DroneRegistryExtension;
   /** serve --status-registry-token-file: the build-status registry's API tokens; none, none admitted. */
   statusRegistryTokens?: readonly string[];
+  /** serve --gitops-token-file: the write-back's API tokens; none, none admitted. */
+  gitopsTokens?: readonly string[];
 }
 
 export interface Refusal {
@@ -68,6 +72,8 @@ const REFUSED = {
       'another container or host, start serve with --allow-remote-gocd',
   },
   statusToken: { status: 401, message: 'gocd-registry-bridge: missing or wrong status token' },
+  gitopsToken: { status: 401, message: 'gocd-registry-bridge: missing or wrong gitops token' },
+  gitopsOff: { status: 403, message: 'gocd-registry-bridge: the GitOps write-back is off; start serve with --gitops-token-file FILE and --credentials FILE' },
   droneOff: { status: 403, message: 'gocd-registry-bridge: the Drone registry extension is off; start serve with --drone-registry-secret-file FILE' },
   statusRegistryToken: { status: 401, message: 'gocd-registry-bridge: missing or wrong status-registry token' },
   statusRegistryOff: { status: 403, message: 'gocd-registry-bridge: the status registry is off; start serve with --status-registry-token-file FILE' },
@@ -86,21 +92,20 @@ export function accessChecks(options: AccessOptions): Record<AuthPolicy, AccessC
   const statusTokenMatches = options.statusToken === undefined ? undefined : tokenChecker(options.statusToken);
   const { drone } = options;
   const statusRegistryChecks = options.statusRegistryTokens?.map(tokenChecker);
+  const gitopsChecks = options.gitopsTokens?.map(tokenChecker);
   return {
     gocd: onHeaders((req) => {
       if (!options.allowRemoteGoCd && !isLoopbackPeer(req)) return REFUSED.remoteGoCd;
       return gocdTokenMatches(req.headers.authorization) ? undefined : REFUSED.gocdToken;
     }),
     none: onHeaders(() => undefined),
+    gitops: apiTokens(gitopsChecks, REFUSED.gitopsOff, REFUSED.gitopsToken),
     status: onHeaders((req) => {
       if (isLoopbackPeer(req)) return undefined;
       if (statusTokenMatches === undefined) return REFUSED.remoteStatus;
       return statusTokenMatches(req.headers.authorization) ? undefined : REFUSED.statusToken;
     }),
-    'status-registry': onHeaders((req) => {
-      if (statusRegistryChecks === undefined) return REFUSED.statusRegistryOff;
-      return statusRegistryChecks.some((matches) => matches(req.headers.authorization)) ? undefined : REFUSED.statusRegistryToken;
-    }),
+    'status-registry': apiTokens(statusRegistryChecks, REFUSED.statusRegistryOff, REFUSED.statusRegistryToken),
     drone:
       drone === undefined
         ? onHeaders(() => REFUSED.droneOff)
@@ -119,13 +124,22 @@ function onHeaders(check: (req: IncomingMessage) => Refusal | undefined): Access
   return { reads: 'headers', check };
 }
 
+/** A service's API tokens: refused outright while the service is off (no tokens), else one of them must match. */
+function apiTokens(checks: ((authorization: string | undefined) => boolean)[] | undefined, off: Refusal, wrongToken: Refusal): AccessCheck {
+  return onHeaders((req) => {
+    if (checks === undefined) return off;
+    return checks.some((matches) => matches(req.headers.authorization)) ? undefined : wrongToken;
+  });
+}
+
 /** Who gets through, in words: for the warning when serve listens beyond loopback. */
-export function describePolicy(policy: AuthPolicy, options: Omit<AccessOptions, 'gocdToken' | 'drone' | 'statusRegistryTokens'>): string {
+export function describePolicy(policy: AuthPolicy, options: Omit<AccessOptions, 'gocdToken' | 'drone' | 'statusRegistryTokens' | 'gitopsTokens'>): string {
   const descriptions: Record<AuthPolicy, string> = {
     gocd: options.allowRemoteGoCd
       ? "the shim's token, from any peer (--allow-remote-gocd)"
       : "the shim's token, from loopback peers only (--allow-remote-gocd not given)",
     none: 'anyone who reaches the port',
+    gitops: 'any peer, with a gitops API token',
     status:
       options.statusToken === undefined
         ? 'loopback peers only (no status token configured)'

@@ -6,15 +6,17 @@ import { randomBytes } from 'node:crypto';
 import type { RequestListener, Server } from 'node:http';
 import type { DroneRegistryExtension } from '../drone';
 import type { StatusRegistry } from '../status-registry';
+import type { GitOpsService } from '../gitops';
 import { dispatch, GoCdContext } from '../gocd';
 import type { Logger } from '../log';
 import { accessChecks, AccessOptions } from './access';
+import { gitOpsRoute } from './gitops-route';
 import type { Observability } from './observability';
 import { createRouter, createRouterServer, Reply, Route, RouterOptions } from './router';
 import { renderStatusRegistrySection } from './status-registry-page';
 import { statusRegistryRoutes } from './status-registry-routes';
 
-export interface AppOptions extends Omit<AccessOptions, 'gocdToken' | 'allowRemoteGoCd' | 'drone' | 'statusRegistryTokens'> {
+export interface AppOptions extends Omit<AccessOptions, 'gocdToken' | 'allowRemoteGoCd' | 'drone' | 'statusRegistryTokens' | 'gitopsTokens'> {
   token: string;
   /** serve --allow-remote-gocd; false when not given. */
   allowRemoteGoCd?: boolean;
@@ -26,6 +28,8 @@ export interface AppOptions extends Omit<AccessOptions, 'gocdToken' | 'allowRemo
   drone?: DroneRegistryExtension;
   /** serve --status-registry-token-file: mounts /status-registry/… under these API tokens; without it those paths are 404. */
   statusRegistry?: { registry: StatusRegistry; tokens: readonly string[] };
+  /** serve --gitops-token-file: mounts POST /gitops/update for callers with one of these tokens. */
+  gitops?: { service: GitOpsService; tokens: readonly string[] };
 }
 
 // GoCD request bodies are a few KiB of configuration; anything far larger is not from GoCD.
@@ -57,6 +61,7 @@ export function sidecarRoutes(options: AppOptions): Route[] {
     },
     ...(options.drone ? [droneRoute(options.drone)] : []),
     ...(options.statusRegistry ? statusRegistryRoutes(options.statusRegistry.registry) : []),
+    ...(options.gitops ? [gitOpsRoute(options.gitops.service, options.log, options.observability.observeGitOpsUpdate)] : []),
     ...statusRoutes(options),
   ];
 }
@@ -115,8 +120,8 @@ function routerOptions(options: AppOptions): RouterOptions {
 }
 
 function accessOptions(options: AppOptions): AccessOptions {
-  const { token, allowRemoteGoCd = false, statusToken, peerAddress, drone, statusRegistry } = options;
-  return { gocdToken: token, allowRemoteGoCd, statusToken, peerAddress, drone, statusRegistryTokens: statusRegistry?.tokens };
+  const { token, allowRemoteGoCd = false, statusToken, peerAddress, drone, statusRegistry, gitops } = options;
+  return { gocdToken: token, allowRemoteGoCd, statusToken, peerAddress, drone, statusRegistryTokens: statusRegistry?.tokens, gitopsTokens: gitops?.tokens };
 }
 
 async function handleGoCdCall(params: Readonly<Record<string, string>>, body: string, presentedId: string | string[] | undefined, options: AppOptions): Promise<Reply> {

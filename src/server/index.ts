@@ -9,5 +9,5 @@ export { createRouter } from './router';
 export type { Route } from './router';
 export { Observability } from './observability';
 export { serve } from './serve';
-export { DEFAULT_LISTEN, listenOnLoopbackPort, parseCallTimeout, parseClockSkew, parseListenAddress, readDroneSecrets, readStatusRegistryTokens, readStatusToken, ServeOptionError } from './serve-options';
+export { DEFAULT_LISTEN, listenOnLoopbackPort, parseCallTimeout, parseClockSkew, parseListenAddress, readDroneSecrets, readGitOpsTokens, readStatusRegistryTokens, readStatusToken, ServeOptionError } from './serve-options';
 export type { ListenAddress } from './serve-options';

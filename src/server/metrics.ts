@@ -5,6 +5,9 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { KNOWN_REQUESTS } from '../gocd';
 import type { DroneRequestOutcome } from '../drone';
+
+/** How a POST /gitops/update ended. */
+export type GitOpsOutcome = 'pushed' | 'noop' | 'bad_input' | 'git_error' | 'contended';
 import type { RegistryEvent } from '../registry';
 import type { StatusRegistryEvent } from '../status-registry';
 
@@ -82,6 +85,13 @@ export class BridgeMetrics {
     registers: [this.registry],
   });
 
+  private readonly gitopsUpdates = new Counter({
+    name: 'gocd_registry_bridge_gitops_updates_total',
+    help: 'POST /gitops/update by outcome: pushed, noop, bad_input (422), git_error (502), contended (409: retries exhausted)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
   private readonly statusRegistryActions = new Counter({
     name: 'gocd_registry_bridge_status_registry_action_calls_total',
     help: 'Build-status registry action calls by handler kind and outcome (failed: a non-2xx answer or none)',
@@ -123,5 +133,9 @@ export class BridgeMetrics {
   observeStatusRegistry(event: StatusRegistryEvent): void {
     if (event.type === 'report') this.statusRegistryReports.inc({ outcome: event.outcome });
     else this.statusRegistryActions.inc({ kind: event.kind, outcome: event.outcome });
+  }
+
+  observeGitOpsUpdate(outcome: GitOpsOutcome): void {
+    this.gitopsUpdates.inc({ outcome });
   }
 }

@@ -8,7 +8,7 @@ import type { Logger } from '../log';
 import type { RegistryEvent } from '../registry';
 import type { StatusRegistryEvent } from '../status-registry';
 import { ActivityLog } from './activity';
-import { BridgeMetrics } from './metrics';
+import { BridgeMetrics, GitOpsOutcome } from './metrics';
 import { renderStatusPage } from './status-page';
 
 // GoCD polls every package about once a minute; a day shows what stopped being polled too.
@@ -48,6 +48,8 @@ export class Observability {
 
   /** For StatusRegistryOptions.observe. */
   readonly observeStatusRegistry = (event: StatusRegistryEvent): void => this.metrics.observeStatusRegistry(event);
+  /** For the gitops route. */
+  readonly observeGitOpsUpdate = (outcome: GitOpsOutcome): void => this.metrics.observeGitOpsUpdate(outcome);
 
   /** Lists the credentials file's entries (never their secrets) on the status page. */
   showCredentialsFile(file: { status(): CredentialsFileStatus }): void {

@@ -157,19 +157,25 @@ function secretLines(text: string, source: string, fix: string): string[] {
   return secrets;
 }
 
-const STATUS_REGISTRY_TOKEN_FIX = 'put each API token on a line of its own, at least 16 characters without spaces at either end (openssl rand -hex 32); several while one is rotated out';
+const API_TOKEN_FIX = 'put each API token on a line of its own, at least 16 characters without spaces at either end (openssl rand -hex 32); several while one is rotated out';
 
-/** --status-registry-token-file: the build-status registry's API tokens, one a line; the file is a secret file. */
-export async function readStatusRegistryTokens(file: string, uid: number | undefined): Promise<string[]> {
+/** A service's API tokens, one a line, from a secret file (--status-registry-token-file, --gitops-token-file). */
+async function readApiTokens(file: string, flag: string, uid: number | undefined): Promise<string[]> {
   let text: string;
   try {
-    text = await readSecretFile(file, '--status-registry-token-file', { uid, maxBytes: MAX_DRONE_SECRET_FILE_BYTES });
+    text = await readSecretFile(file, flag, { uid, maxBytes: MAX_DRONE_SECRET_FILE_BYTES });
   } catch (err) {
     if (!(err instanceof InvalidCredentialsFileError)) throw err;
     throw new ServeOptionError({ message: err.message, fix: err.fix, cause: err });
   }
-  return secretLines(text, `--status-registry-token-file ${file}`, STATUS_REGISTRY_TOKEN_FIX);
+  return secretLines(text, `${flag} ${file}`, API_TOKEN_FIX);
 }
+
+/** --status-registry-token-file: the build-status registry's API tokens. */
+export const readStatusRegistryTokens = (file: string, uid: number | undefined): Promise<string[]> => readApiTokens(file, '--status-registry-token-file', uid);
+
+/** --gitops-token-file: the GitOps write-back's API tokens. */
+export const readGitOpsTokens = (file: string, uid: number | undefined): Promise<string[]> => readApiTokens(file, '--gitops-token-file', uid);
 
 /** `--status-registry-call-timeout SECONDS`: 1 to 300 whole seconds; in milliseconds. */
 export function parseCallTimeout(text: string): number {

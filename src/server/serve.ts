@@ -9,13 +9,14 @@ import { CredentialsFileStore, EcrTokens } from '../credentials';
 import { credentialStoreWith, openCredentialsFile, realFetch, realLogger, realRegistryDeps } from '../deps';
 import { DroneRegistryExtension, ownLogin, SIGNATURE_DEFAULTS, SignatureOptions } from '../drone';
 import { BridgeError } from '../errors';
+import { GitOpsService } from '../gitops';
 import type { Logger } from '../log';
 import { RegistryClient } from '../registry';
 import { defaultDataDir, openStore, RecordStore, StatusRegistry, statusRegistryLocation, StoreLocation } from '../status-registry';
 import { describePolicy, isLoopbackAddress } from './access';
 import { AppOptions, createSidecarServer, createStatusServer, sidecarRoutes } from './app';
 import { Observability } from './observability';
-import { ListenAddress, readDroneSecrets, readStatusRegistryTokens, readStatusToken, ServeOptionError, urlHost } from './serve-options';
+import { ListenAddress, readDroneSecrets, readGitOpsTokens, readStatusRegistryTokens, readStatusToken, ServeOptionError, urlHost } from './serve-options';
 
 export interface ServeOptions {
   listen: ListenAddress;
@@ -39,6 +40,12 @@ export interface ServeOptions {
   statusRegistryDb?: string;
   /** --status-registry-call-timeout, in milliseconds: one action call's limit; a claim 3 times as old is retaken. */
   statusRegistryCallTimeoutMs?: number;
+  /** --gitops-token-file: serve POST /gitops/update to callers with one of its tokens; needs --credentials. */
+  gitopsTokenFile?: string;
+  /** --gitops-allow-insecure-http: http:// and file:// repositories for the write-back. */
+  gitopsAllowInsecureHttp?: boolean;
+  /** --gitops-signing-key: sign every write-back commit with this SSH private key. */
+  gitopsSigningKey?: string;
   /** GOCD_REGISTRY_BRIDGE_STATUS_PORT: also serve /status and /metrics here, on loopback. */
   statusPort?: number;
   tokenFromStdin: boolean;
@@ -70,6 +77,14 @@ export async function serve(options: ServeOptions, env: NodeJS.ProcessEnv = proc
       fix: 'give --credentials FILE (or GOCD_REGISTRY_BRIDGE_CREDENTIALS): the YAML list of registries, with repos/events/branches filters for Drone builds',
     });
   }
+  const gitopsTokens = options.gitopsTokenFile === undefined ? undefined : await readGitOpsTokens(options.gitopsTokenFile, process.getuid?.());
+  for (const secret of gitopsTokens ?? []) log.registerSecret(secret);
+  if (gitopsTokens && !credentialsPath) {
+    throw new ServeOptionError({
+      message: 'the GitOps write-back is configured (--gitops-token-file) but no credentials file, where its git tokens are',
+      fix: 'give --credentials FILE with an entry per git host (address, username, password_file or token)',
+    });
+  }
   const observability = new Observability(log);
   const credentialsFile = credentialsPath ? await openCredentialsFile(log, env, credentialsPath) : undefined;
   if (credentialsFile) observability.showCredentialsFile(credentialsFile);
@@ -79,7 +94,8 @@ export async function serve(options: ServeOptions, env: NodeJS.ProcessEnv = proc
   const context = { registry, log, now: Date.now, observePoll: observability.observePoll };
   const drone = droneSecrets && credentialsFile && droneExtension(droneSecrets, credentialsFile, ecrTokens, options, observability);
   const statusRegistry = await startStatusRegistry(options, observability, env);
-  const appOptions: AppOptions = { token, allowRemoteGoCd: options.allowRemoteGoCd, statusToken, version: options.version, context, log, observability, drone: drone?.extension, statusRegistry };
+  const gitops = gitopsTokens && { tokens: gitopsTokens, service: new GitOpsService({ credentials: credentialsFile, allowInsecureHttp: options.gitopsAllowInsecureHttp ?? false, signingKey: options.gitopsSigningKey, log }) };
+  const appOptions: AppOptions = { token, allowRemoteGoCd: options.allowRemoteGoCd, statusToken, version: options.version, context, log, observability, drone: drone?.extension, statusRegistry, gitops };
   const server = createSidecarServer(appOptions);
   const { address, port } = await listen(server, options.listen);
   process.stdout.write(`GOCD_REGISTRY_BRIDGE_READY port=${port} version=${options.version} pid=${process.pid}\n`);

@@ -7,6 +7,7 @@ import { AddressInfo, connect } from 'node:net';
 import path from 'node:path';
 import supertest from 'supertest';
 import { ownLogin, SIGNATURE_DEFAULTS } from '../../src/drone';
+import { GitOpsService } from '../../src/gitops';
 import { accessChecks, createRouter, isLoopbackAddress, Route, sidecarRoutes } from '../../src/server';
 import { capturingLogger } from '../support/deps';
 import type { StatusRegistry } from '../../src/status-registry';
@@ -238,7 +239,8 @@ describe('the routes table in docs/sidecar-protocol.md', () => {
     const drone = { ...SIGNATURE_DEFAULTS, secrets: ['drone-secret-0123456789abcdef'], credentials: { entitledFor: () => [] }, resolveEntry: ownLogin };
     // The registry is only referenced by the routes' handlers, which this test never calls.
     const statusRegistry = { registry: {} as StatusRegistry, tokens: ['status-registry-token-0123456789'] };
-    const routes = sidecarRoutes(sidecarApp({ drone, statusRegistry }).options);
+    const gitops = { service: new GitOpsService({ credentials: undefined, allowInsecureHttp: false, log: capturingLogger() }), tokens: ['gitops-token-0123456789abcdef'] };
+    const routes = sidecarRoutes({ ...sidecarApp({ drone, statusRegistry }).options, gitops });
     expect(documented).toEqual(routes.map((r) => [r.path, r.methods.includes('GET') ? 'GET, HEAD' : r.methods.join(', '), r.auth, size(r.maxBodyBytes), `${r.timeoutMs / 1000} s`]));
   });
 });
