@@ -12,7 +12,7 @@ import { RegistryClient } from '../registry';
 import { describePolicy, isLoopbackAddress } from './access';
 import { AppOptions, createSidecarServer, createStatusServer, sidecarRoutes } from './app';
 import { Observability } from './observability';
-import { ListenAddress, readDroneSecrets, readStatusToken, ServeOptionError, urlHost } from './serve-options';
+import { ListenAddress, parseTagReuseMs, readDroneSecrets, readStatusToken, ServeOptionError, urlHost } from './serve-options';
 
 export interface ServeOptions {
   listen: ListenAddress;
@@ -64,7 +64,11 @@ export async function serve(options: ServeOptions, env: NodeJS.ProcessEnv = proc
   if (credentialsFile) observability.showCredentialsFile(credentialsFile);
   // One ECR token cache for the GoCD poller and Drone requests alike.
   const ecrTokens = new EcrTokens({ log });
-  const registry = new RegistryClient(realRegistryDeps(log, credentialStoreWith(log, env, credentialsFile, ecrTokens), observability.observeRegistry));
+  const tagListReuseMs = parseTagReuseMs(env.GOCD_REGISTRY_BRIDGE_TAG_REUSE_SECONDS);
+  const registry = new RegistryClient(
+    realRegistryDeps(log, credentialStoreWith(log, env, credentialsFile, ecrTokens), observability.observeRegistry),
+    tagListReuseMs === undefined ? {} : { tagListReuseMs },
+  );
   const context = { registry, log, now: Date.now, observePoll: observability.observePoll };
   const drone = droneSecrets && credentialsFile && droneExtension(droneSecrets, credentialsFile, ecrTokens, options, observability);
   const appOptions: AppOptions = { token, allowRemoteGoCd: options.allowRemoteGoCd, statusToken, version: options.version, context, log, observability, drone: drone?.extension };
