@@ -5,7 +5,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import { CredentialsFileStore, EcrTokens } from '../credentials';
-import { credentialStoreWith, openCredentialsFile, realLogger, realRegistryDeps } from '../deps';
+import { credentialStoreWith, openCredentialsFile, realLogger, realMetadataStore, realRegistryDeps } from '../deps';
 import { DroneRegistryExtension, ownLogin, SIGNATURE_DEFAULTS, SignatureOptions } from '../drone';
 import type { Logger } from '../log';
 import { RegistryClient } from '../registry';
@@ -66,7 +66,7 @@ export async function serve(options: ServeOptions, env: NodeJS.ProcessEnv = proc
   const ecrTokens = new EcrTokens({ log });
   const tagListReuseMs = parseTagReuseMs(env.GOCD_REGISTRY_BRIDGE_TAG_REUSE_SECONDS);
   const registry = new RegistryClient(
-    realRegistryDeps(log, credentialStoreWith(log, env, credentialsFile, ecrTokens), observability.observeRegistry),
+    realRegistryDeps(log, credentialStoreWith(log, env, credentialsFile, ecrTokens), observability.observeRegistry, await realMetadataStore(log, env)),
     tagListReuseMs === undefined ? {} : { tagListReuseMs },
   );
   const context = { registry, log, now: Date.now, observePoll: observability.observePoll };

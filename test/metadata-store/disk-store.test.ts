@@ -1,0 +1,123 @@
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { DISK_STORE_DEFAULTS, DiskStore, MetadataStoreError } from '../../src/metadata-store';
+import { parseRegistryUrl, RegistryClient } from '../../src/registry';
+import { capturingLogger, RecordedRequest, testDeps } from '../support/deps';
+import { pushImage } from '../support/push-image';
+import { startRegistry, StartedRegistry } from '../support/registry-server';
+
+const UID = process.getuid!();
+const ANOTHER_USER = 65534; // nobody
+
+describe('the on-disk metadata cache', () => {
+  let registry: StartedRegistry;
+  let digest: string;
+  let root: string;
+  let dir: string;
+
+  beforeAll(async () => {
+    registry = await startRegistry();
+    digest = await pushImage(registry, 'team/app', ['1.0'], { seed: 'one', labels: { 'org.opencontainers.image.revision': 'abc123' } });
+  });
+  afterAll(() => registry.stop());
+  beforeEach(() => {
+    root = mkdtempSync(path.join(tmpdir(), 'bridge-metadata-'));
+    dir = path.join(root, 'work', 'metadata');
+  });
+  afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+  const image = () => ({ endpoint: parseRegistryUrl(registry.url), repository: 'team/app' });
+  const open = (options: Partial<typeof DISK_STORE_DEFAULTS> = {}) => DiskStore.open(dir, { ...DISK_STORE_DEFAULTS, ...options, uid: UID, log: capturingLogger() });
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 100)); // writes are fire and forget
+  const filesOf = (kind: string) => readdirSync(path.join(dir, kind)).map((name) => path.join(dir, kind, name));
+
+  /** One GoCD poll of one material by a sidecar with this store: what it cost, and what it learned. */
+  const pollWith = async (store: DiskStore) => {
+    const requests: RecordedRequest[] = [];
+    const client = new RegistryClient({ ...testDeps(requests), metadataStore: store });
+    await client.listTags(image());
+    const { digest: got } = await client.resolveTag(image(), '1.0');
+    const metadata = await client.getImageMetadata(image(), got);
+    await settle();
+    return { cost: requests.map((r) => `${r.method} ${new URL(r.url).pathname.split('/').slice(-2).join('/')}`), metadata };
+  };
+
+  it('makes the first poll after a restart cost what a steady one does: one tag walk and one HEAD', async () => {
+    const first = await pollWith(await open());
+    expect(first.cost).toEqual(['GET tags/list', 'GET manifests/1.0', expect.stringMatching(/^GET blobs\/sha256:[0-9a-f]{64}$/)]);
+    const restarted = await pollWith(await open());
+    expect(restarted.cost).toEqual(['GET tags/list', 'HEAD manifests/1.0']);
+    expect(restarted.metadata).toEqual(first.metadata);
+    expect(restarted.metadata.labels).toMatchObject({ 'org.opencontainers.image.revision': 'abc123' });
+  });
+
+  it('keeps its files 0600 in 0700 dirs, leaves no temp file, and closes a dir of its own left open', async () => {
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
+    chmodSync(dir, 0o755);
+    await pollWith(await open());
+    expect(statSync(dir).mode & 0o777).toBe(0o700);
+    expect(statSync(path.join(dir, 'metadata')).mode & 0o777).toBe(0o700);
+    const files = [...filesOf('metadata'), ...filesOf('tag')];
+    expect(files).toHaveLength(2);
+    expect(files.map((file) => statSync(file).mode & 0o777)).toEqual([0o600, 0o600]);
+    expect(files.filter((file) => path.basename(file).startsWith('.'))).toEqual([]);
+  });
+
+  it.each([
+    ['damaged', (file: string) => writeFileSync(file, '{"key": [1, 2')],
+    ['valid JSON of another key', (file: string) => writeFileSync(file, JSON.stringify({ key: 'another', value: 'sha256:0' }))],
+    ['open to others', (file: string) => chmodSync(file, 0o644)],
+    ['owned by another user', (file: string) => chownSync(file, ANOTHER_USER, ANOTHER_USER)],
+    [
+      'a link to a file elsewhere',
+      (file: string) => {
+        const elsewhere = path.join(root, 'planted.json');
+        writeFileSync(elsewhere, '{}', { mode: 0o600 });
+        rmSync(file);
+        symlinkSync(elsewhere, file);
+      },
+    ],
+  ])('ignores a file that is %s, and fetches again', async (_kind, spoil) => {
+    await pollWith(await open());
+    for (const file of [...filesOf('metadata'), ...filesOf('tag')]) spoil(file);
+    const restarted = await pollWith(await open());
+    expect(restarted.cost).toEqual(['GET tags/list', 'GET manifests/1.0', expect.stringMatching(/^GET blobs\/sha256:/)]);
+    expect(restarted.metadata.digest).toBe(digest);
+  });
+
+  it('ignores stored metadata whose shape is not metadata, even under the right key', async () => {
+    await pollWith(await open());
+    const [file] = filesOf('metadata');
+    const entry = JSON.parse(readFileSync(file!, 'utf8'));
+    writeFileSync(file!, JSON.stringify({ ...entry, value: { ...entry.value, platforms: 'linux/amd64' } }));
+    const restarted = await pollWith(await open());
+    expect(restarted.cost).toEqual(['GET tags/list', 'HEAD manifests/1.0', 'GET manifests/' + digest, expect.stringMatching(/^GET blobs\//)]);
+    expect(restarted.metadata.platforms).toEqual(['linux/amd64']);
+  });
+
+  it('stays within its bound, dropping the least recently used entries', async () => {
+    const store = await open({ maxEntries: 10 });
+    for (let i = 0; i < 10; i += 1) store.write('tag', `key ${i}`, `sha256:${i}`);
+    await settle();
+    expect(await store.read('tag', 'key 0')).toBe('sha256:0'); // used: kept over key 1
+    await settle();
+    for (let i = 10; i < 14; i += 1) {
+      store.write('tag', `key ${i}`, `sha256:${i}`);
+      await settle();
+    }
+    expect(filesOf('tag').length).toBeLessThanOrEqual(10);
+    expect(await store.read('tag', 'key 13')).toBe('sha256:13');
+    expect(await store.read('tag', 'key 0')).toBe('sha256:0');
+    expect(await store.read('tag', 'key 1')).toBeUndefined();
+  });
+
+  it('refuses a dir another user owns, naming it and the fix', async () => {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    chownSync(dir, ANOTHER_USER, ANOTHER_USER);
+    const promise = open();
+    await expect(promise).rejects.toThrow(MetadataStoreError);
+    await expect(promise).rejects.toThrow(`the metadata cache ${dir} belongs to uid ${ANOTHER_USER}, not to the sidecar's user (uid ${UID})`);
+  });
+
+});
