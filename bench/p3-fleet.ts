@@ -237,7 +237,7 @@ export async function runP3(handOver?: (fleet: FleetLeftRunning) => void): Promi
       pass: null,
       note: `the registry serves the tag lists only; ${describe(of('cold, cached'))}`,
     },
-    { metric: 'cycle right after another (walks reused)', target: '—', unit: 'ms', value: ms(of('within window')), pass: null, note: describe(of('within window')) },
+    { metric: 'cycle right after another (each material walks past its last answer, shared per image)', target: '—', unit: 'ms', value: ms(of('within window')), pass: null, note: describe(of('within window')) },
     {
       metric: 'most tag walks of one image in one cycle (all cycles)',
       target: '≤ 1',

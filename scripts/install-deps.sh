@@ -17,6 +17,8 @@ command -v pgrep >/dev/null || missing+=(procps)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v openssl >/dev/null || missing+=(openssl)
 command -v go >/dev/null || missing+=(golang-go)
+# P2 compares the poll CLI with skopeo list-tags on the 10,000-tag image.
+command -v skopeo >/dev/null || missing+=(skopeo)
 # The build makes the linux-arm64 single executable by running its Node under qemu, and a test runs the result.
 command -v qemu-aarch64-static >/dev/null || missing+=(qemu-user-static)
 [ -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ] || missing+=(libc6-arm64-cross)

@@ -1,6 +1,7 @@
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { realMetadataStore } from '../../src/deps';
 import { DISK_STORE_DEFAULTS, DiskStore, MetadataStoreError } from '../../src/metadata-store';
 import { parseRegistryUrl, RegistryClient } from '../../src/registry';
 import { capturingLogger, RecordedRequest, testDeps } from '../support/deps';
@@ -120,4 +121,14 @@ describe('the on-disk metadata cache', () => {
     await expect(promise).rejects.toThrow(`the metadata cache ${dir} belongs to uid ${ANOTHER_USER}, not to the sidecar's user (uid ${UID})`);
   });
 
+  it('lives in metadata/ of the shim\'s work dir; a default dir it cannot use turns it off with a warning, a named one stops the start', async () => {
+    const log = capturingLogger();
+    const workDir = path.join(root, 'work');
+    expect(await realMetadataStore(log, { GOCD_REGISTRY_BRIDGE_WORK_DIR: workDir })).toBeInstanceOf(DiskStore);
+    expect(statSync(path.join(workDir, 'metadata', 'tag')).isDirectory()).toBe(true);
+    chownSync(path.join(workDir, 'metadata'), ANOTHER_USER, ANOTHER_USER);
+    expect(await realMetadataStore(log, { GOCD_REGISTRY_BRIDGE_WORK_DIR: workDir })).toBeUndefined();
+    expect(log.lines.join('\n')).toContain('metadata cache off: a restart will fetch image metadata again');
+    await expect(realMetadataStore(log, { GOCD_REGISTRY_BRIDGE_CACHE_DIR: path.join(workDir, 'metadata') })).rejects.toThrow(MetadataStoreError);
+  });
 });
