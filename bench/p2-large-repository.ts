@@ -6,7 +6,7 @@
 // honest one. Both are measured. Each run is a fresh JVM and sidecar (empty caches); the runs' JVMs stay up so that
 // one wait of just over the window puts every run's repeat poll after its window.
 
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { httpRequest } from '../test/support/http-request';
 import { pushTags } from '../test/support/push-image';
@@ -45,7 +45,7 @@ export async function runP2(): Promise<{ rows: Row[]; details: unknown }> {
     seedS = round((Date.now() - seedStart) / 1000);
     floor = await walkWithoutSidecar(stack);
     log(`p2: seeded in ${seedS} s; registry + proxy alone walk the pages in ${spread(floor.walkMs).median} ms`);
-    versusSkopeo = compareWithSkopeo(stack);
+    versusSkopeo = await compareWithSkopeo(stack);
 
     const counter = requestCounter(stack);
     const body = packageBody(stack, IMAGE, { DOCKER_TAG_FILTER: FILTER });
@@ -181,12 +181,16 @@ interface CliComparison {
 const CLI_RUNS = 5;
 const BUNDLE = path.join(ROOT, 'dist', 'gocd-registry-bridge.js');
 
-/** Wall time of one command, which must exit 0. */
-function timed(command: string, args: string[], input?: string): number {
+/** Wall time of one command, which must exit 0. Asynchronous: the fault proxy answering it runs in this process. */
+async function timed(command: string, args: string[], input?: string): Promise<number> {
   const began = performance.now();
-  const done = spawnSync(command, args, { input, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  const child = spawn(command, args, { stdio: ['pipe', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  child.stdin.end(input ?? '');
+  const code = await new Promise<number | null>((resolve, reject) => child.on('error', reject).on('close', resolve));
   const ms = round(performance.now() - began);
-  if (done.status !== 0) throw new Error(`p2: ${command} ${args[0]} … exited ${done.status ?? done.signal}: ${(done.stderr ?? done.error?.message ?? '').slice(0, 300)}`);
+  if (code !== 0) throw new Error(`p2: ${command} ${args[0]} … exited ${code}: ${stderr.slice(0, 300)}`);
   return ms;
 }
 
@@ -195,7 +199,7 @@ function timed(command: string, args: string[], input?: string): number {
  * each a fresh process, alternated so drift on the shared machine hits both. skopeo comes from Debian's packages;
  * without it the rows say so.
  */
-function compareWithSkopeo(stack: RegistryStack): CliComparison | undefined {
+async function compareWithSkopeo(stack: RegistryStack): Promise<CliComparison | undefined> {
   if (spawnSync('skopeo', ['--version']).status !== 0) {
     log('p2: skopeo not installed (scripts/install-deps.sh adds it): no CLI comparison');
     return undefined;
@@ -205,12 +209,12 @@ function compareWithSkopeo(stack: RegistryStack): CliComparison | undefined {
   const skopeo = (url: string) => timed('skopeo', ['list-tags', '--tls-verify=false', '--creds', creds, `docker://${new URL(url).host}/${IMAGE}`]);
   const times = { pollPagedMs: [] as number[], skopeoPagedMs: [] as number[], pollDirectMs: [] as number[], skopeoDirectMs: [] as number[], nodeEmptyMs: [] as number[], bundleLoadMs: [] as number[] };
   for (let run = 0; run < CLI_RUNS; run += 1) {
-    times.pollPagedMs.push(poll(stack.proxy.url));
-    times.skopeoPagedMs.push(skopeo(stack.proxy.url));
-    times.pollDirectMs.push(poll(stack.registry.url));
-    times.skopeoDirectMs.push(skopeo(stack.registry.url));
-    times.nodeEmptyMs.push(timed(process.execPath, ['-e', '0']));
-    times.bundleLoadMs.push(timed(process.execPath, [BUNDLE, '--version']));
+    times.pollPagedMs.push(await poll(stack.proxy.url));
+    times.skopeoPagedMs.push(await skopeo(stack.proxy.url));
+    times.pollDirectMs.push(await poll(stack.registry.url));
+    times.skopeoDirectMs.push(await skopeo(stack.registry.url));
+    times.nodeEmptyMs.push(await timed(process.execPath, ['-e', '0']));
+    times.bundleLoadMs.push(await timed(process.execPath, [BUNDLE, '--version']));
   }
   const result = Object.fromEntries(Object.entries(times).map(([key, values]) => [key, spread(values)])) as unknown as CliComparison;
   log(`p2: poll CLI ${result.pollPagedMs.median} ms paged, ${result.pollDirectMs.median} ms direct; skopeo ${result.skopeoPagedMs.median} / ${result.skopeoDirectMs.median} ms`);
