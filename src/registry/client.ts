@@ -70,6 +70,9 @@ interface ReusableTagList {
   list: TagList;
 }
 
+// Materials whose last walk is remembered: a sidecar's fleet. lru-cache allocates its whole size up front (100,000
+// took 20 ms of a CLI poll's start); an asker pushed out may at worst reuse a walk younger than the window.
+const ASKERS = 10_000;
 // GET-by-tag manifests held for the metadata read that follows at once; bounded so unread ones cannot pile up.
 const FETCHED_MANIFESTS = 1_000;
 
@@ -81,7 +84,7 @@ export class RegistryClient {
   private readonly metadata: LRUCache<string, ImageMetadata>;
   private readonly tagDigests: LRUCache<string, string>;
   /** When the walk an asker was last answered from started. */
-  private readonly lastWalkOfAsker = new LRUCache<string, number>({ max: 100_000 });
+  private readonly lastWalkOfAsker = new LRUCache<string, number>({ max: ASKERS });
   private readonly fetchedManifests = new LRUCache<string, FetchedManifest>({ max: FETCHED_MANIFESTS });
 
   constructor(
