@@ -69,11 +69,15 @@ export function credentialStoreWith(log: Logger, env: NodeJS.ProcessEnv, file: C
  */
 export async function realMetadataStore(log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<MetadataStore | undefined> {
   const options = { ...DISK_STORE_DEFAULTS, uid: process.getuid?.(), log };
-  if (env.GOCD_REGISTRY_BRIDGE_CACHE_DIR) return DiskStore.open(env.GOCD_REGISTRY_BRIDGE_CACHE_DIR, options);
+  const opened = (store: DiskStore) => {
+    log.info('metadata cache', { dir: store.dir, ...store.counts() });
+    return store;
+  };
+  if (env.GOCD_REGISTRY_BRIDGE_CACHE_DIR) return opened(await DiskStore.open(env.GOCD_REGISTRY_BRIDGE_CACHE_DIR, options));
   const xdg = env.XDG_CACHE_HOME && path.isAbsolute(env.XDG_CACHE_HOME) ? env.XDG_CACHE_HOME : path.join(os.homedir(), '.cache');
   const dir = path.join(env.GOCD_REGISTRY_BRIDGE_WORK_DIR || path.join(xdg, 'gocd-registry-bridge'), 'metadata');
   try {
-    return await DiskStore.open(dir, options);
+    return opened(await DiskStore.open(dir, options));
   } catch (err) {
     if (!(err instanceof MetadataStoreError)) throw err;
     log.warn('metadata cache off: a restart will fetch image metadata again', { error: err.message, fix: err.fix });

@@ -47,6 +47,11 @@ export class DiskStore {
     return store;
   }
 
+  /** How many entries it holds, by kind: for the start-up log line. */
+  counts(): Record<Kind, number> {
+    return { metadata: this.names.get('metadata')!.size, tag: this.names.get('tag')!.size };
+  }
+
   /** The value stored under key, or undefined: missing, damaged, too large, or not a file of ours alone. */
   async read(kind: Kind, key: string): Promise<unknown> {
     const file = this.fileOf(kind, key);

@@ -1,5 +1,7 @@
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { realMetadataStore } from '../../src/deps';
 import { DISK_STORE_DEFAULTS, DiskStore, MetadataStoreError } from '../../src/metadata-store';
@@ -26,11 +28,18 @@ describe('the on-disk metadata cache', () => {
     root = mkdtempSync(path.join(tmpdir(), 'bridge-metadata-'));
     dir = path.join(root, 'work', 'metadata');
   });
-  afterEach(() => rmSync(root, { recursive: true, force: true }));
+  // A rewrite of the last poll may still be landing: rm retries on ENOTEMPTY, asynchronously so that it can land.
+  afterEach(() => rm(root, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 }));
 
   const image = () => ({ endpoint: parseRegistryUrl(registry.url), repository: 'team/app' });
   const open = (options: Partial<typeof DISK_STORE_DEFAULTS> = {}) => DiskStore.open(dir, { ...DISK_STORE_DEFAULTS, ...options, uid: UID, log: capturingLogger() });
-  const settle = () => new Promise((resolve) => setTimeout(resolve, 100)); // writes are fire and forget
+  /** Writes and touches are fire and forget: wait for what they do, on a loaded machine too. */
+  const until = async (condition: () => boolean) => {
+    for (let waited = 0; !condition(); waited += 20) {
+      if (waited > 10_000) throw new Error('the store did not get there within 10 s');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  };
   const filesOf = (kind: string) => readdirSync(path.join(dir, kind)).map((name) => path.join(dir, kind, name));
 
   /** One GoCD poll of one material by a sidecar with this store: what it cost, and what it learned. */
@@ -40,7 +49,8 @@ describe('the on-disk metadata cache', () => {
     await client.listTags(image());
     const { digest: got } = await client.resolveTag(image(), '1.0');
     const metadata = await client.getImageMetadata(image(), got);
-    await settle();
+    const isWritten = (kind: string) => filesOf(kind).some((file) => !path.basename(file).startsWith('.'));
+    await until(() => isWritten('metadata') && isWritten('tag'));
     return { cost: requests.map((r) => `${r.method} ${new URL(r.url).pathname.split('/').slice(-2).join('/')}`), metadata };
   };
 
@@ -99,15 +109,18 @@ describe('the on-disk metadata cache', () => {
 
   it('stays within its bound, dropping the least recently used entries', async () => {
     const store = await open({ maxEntries: 10 });
-    for (let i = 0; i < 10; i += 1) store.write('tag', `key ${i}`, `sha256:${i}`);
-    await settle();
-    expect(await store.read('tag', 'key 0')).toBe('sha256:0'); // used: kept over key 1
-    await settle();
+    const fileOfKey = (i: number) => path.join(dir, 'tag', `${createHash('sha256').update(`key ${i}`).digest('hex')}.json`);
+    const usedMs = (i: number) => statSync(fileOfKey(i)).mtimeMs;
+    for (let i = 0; i < 10; i += 1) {
+      store.write('tag', `key ${i}`, `sha256:${i}`);
+      await until(() => existsSync(fileOfKey(i)));
+    }
+    expect(await store.read('tag', 'key 0')).toBe('sha256:0'); // used: now kept over keys 1 to 9
+    await until(() => usedMs(0) > usedMs(9));
     for (let i = 10; i < 14; i += 1) {
       store.write('tag', `key ${i}`, `sha256:${i}`);
-      await settle();
+      await until(() => existsSync(fileOfKey(i)) && filesOf('tag').length <= 10);
     }
-    expect(filesOf('tag').length).toBeLessThanOrEqual(10);
     expect(await store.read('tag', 'key 13')).toBe('sha256:13');
     expect(await store.read('tag', 'key 0')).toBe('sha256:0');
     expect(await store.read('tag', 'key 1')).toBeUndefined();
@@ -126,6 +139,7 @@ describe('the on-disk metadata cache', () => {
     const workDir = path.join(root, 'work');
     expect(await realMetadataStore(log, { GOCD_REGISTRY_BRIDGE_WORK_DIR: workDir })).toBeInstanceOf(DiskStore);
     expect(statSync(path.join(workDir, 'metadata', 'tag')).isDirectory()).toBe(true);
+    expect(log.lines.join('\n')).toContain(`"dir":"${path.join(workDir, 'metadata')}","metadata":0,"tag":0`);
     chownSync(path.join(workDir, 'metadata'), ANOTHER_USER, ANOTHER_USER);
     expect(await realMetadataStore(log, { GOCD_REGISTRY_BRIDGE_WORK_DIR: workDir })).toBeUndefined();
     expect(log.lines.join('\n')).toContain('metadata cache off: a restart will fetch image metadata again');
