@@ -67,17 +67,13 @@ export function credentialStoreWith(log: Logger, env: NodeJS.ProcessEnv, file: C
  * cannot be used stops the sidecar; the default one only turns the cache off, with a warning: it saves requests
  * after a restart, no poll needs it.
  */
-export async function realMetadataStore(log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<MetadataStore | undefined> {
+export async function realMetadataStore(log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<DiskStore | undefined> {
   const options = { ...DISK_STORE_DEFAULTS, uid: process.getuid?.(), log };
-  const opened = (store: DiskStore) => {
-    log.info('metadata cache', { dir: store.dir, ...store.counts() });
-    return store;
-  };
-  if (env.GOCD_REGISTRY_BRIDGE_CACHE_DIR) return opened(await DiskStore.open(env.GOCD_REGISTRY_BRIDGE_CACHE_DIR, options));
+  if (env.GOCD_REGISTRY_BRIDGE_CACHE_DIR) return DiskStore.open(env.GOCD_REGISTRY_BRIDGE_CACHE_DIR, options);
   const xdg = env.XDG_CACHE_HOME && path.isAbsolute(env.XDG_CACHE_HOME) ? env.XDG_CACHE_HOME : path.join(os.homedir(), '.cache');
   const dir = path.join(env.GOCD_REGISTRY_BRIDGE_WORK_DIR || path.join(xdg, 'gocd-registry-bridge'), 'metadata');
   try {
-    return opened(await DiskStore.open(dir, options));
+    return await DiskStore.open(dir, options);
   } catch (err) {
     if (!(err instanceof MetadataStoreError)) throw err;
     log.warn('metadata cache off: a restart will fetch image metadata again', { error: err.message, fix: err.fix });

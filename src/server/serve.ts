@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import { CredentialsFileStore, EcrTokens } from '../credentials';
 import { credentialStoreWith, openCredentialsFile, realLogger, realMetadataStore, realRegistryDeps } from '../deps';
+import { BridgeError } from '../errors';
 import { DroneRegistryExtension, ownLogin, SIGNATURE_DEFAULTS, SignatureOptions } from '../drone';
 import type { Logger } from '../log';
 import { RegistryClient } from '../registry';
@@ -65,8 +66,12 @@ export async function serve(options: ServeOptions, env: NodeJS.ProcessEnv = proc
   // One ECR token cache for the GoCD poller and Drone requests alike.
   const ecrTokens = new EcrTokens({ log });
   const tagListReuseMs = parseTagReuseMs(env.GOCD_REGISTRY_BRIDGE_TAG_REUSE_SECONDS);
+  // A named cache dir that cannot be used stops serve like any other bad setting: its cause and fix.
+  const metadataStore = await realMetadataStore(log, env).catch((err: unknown) => {
+    throw err instanceof BridgeError ? new ServeOptionError({ message: err.message, fix: err.fix, cause: err }) : err;
+  });
   const registry = new RegistryClient(
-    realRegistryDeps(log, credentialStoreWith(log, env, credentialsFile, ecrTokens), observability.observeRegistry, await realMetadataStore(log, env)),
+    realRegistryDeps(log, credentialStoreWith(log, env, credentialsFile, ecrTokens), observability.observeRegistry, metadataStore),
     tagListReuseMs === undefined ? {} : { tagListReuseMs },
   );
   const context = { registry, log, now: Date.now, observePoll: observability.observePoll };
@@ -75,7 +80,8 @@ export async function serve(options: ServeOptions, env: NodeJS.ProcessEnv = proc
   const server = createSidecarServer(appOptions);
   const { address, port } = await listen(server, options.listen);
   process.stdout.write(`GOCD_REGISTRY_BRIDGE_READY port=${port} version=${options.version} pid=${process.pid}\n`);
-  log.info('listening', { address, port, version: options.version, pid: process.pid, status: `http://${urlHost(address)}:${port}/status` });
+  const metadataCache = metadataStore ? { dir: metadataStore.dir, ...metadataStore.counts() } : 'off';
+  log.info('listening', { address, port, version: options.version, pid: process.pid, status: `http://${urlHost(address)}:${port}/status`, metadataCache });
   if (drone) {
     const { secrets, allowHmacSha1, maxClockSkewMs } = drone.settings;
     log.info('drone registry extension on', { endpoint: `http://${urlHost(address)}:${port}/drone/registry`, secrets: secrets.length, allowHmacSha1, maxClockSkewSeconds: maxClockSkewMs / 1000 });
