@@ -6,10 +6,12 @@
 // honest one. Both are measured. Each run is a fresh JVM and sidecar (empty caches); the runs' JVMs stay up so that
 // one wait of just over the window puts every run's repeat poll after its window.
 
+import { spawn, spawnSync } from 'node:child_process';
+import path from 'node:path';
 import { httpRequest } from '../test/support/http-request';
 import { pushTags } from '../test/support/push-image';
 import { BenchHost, benchInJvm, CREDENTIALS, packageBody, RegistryStack, RequestCounts, requestCounter, startHost, startRegistryStack, TAG_WALK_REUSE_MS } from './stage';
-import { cpuMsOf, log, round, Row, sleep, spread } from './support';
+import { cpuMsOf, log, ROOT, round, Row, sleep, Spread, spread } from './support';
 
 const IMAGE = 'big/app';
 const TAG_COUNT = 10_000;
@@ -35,6 +37,7 @@ export async function runP2(): Promise<{ rows: Row[]; details: unknown }> {
   const after: Poll[] = [];
   let seedS = 0;
   let floor = { walkMs: [] as number[], fullListMs: [] as number[] };
+  let versusSkopeo: CliComparison | undefined;
   try {
     log(`p2: pushing ${TAG_COUNT} tags`);
     const seedStart = Date.now();
@@ -42,6 +45,7 @@ export async function runP2(): Promise<{ rows: Row[]; details: unknown }> {
     seedS = round((Date.now() - seedStart) / 1000);
     floor = await walkWithoutSidecar(stack);
     log(`p2: seeded in ${seedS} s; registry + proxy alone walk the pages in ${spread(floor.walkMs).median} ms`);
+    versusSkopeo = await compareWithSkopeo(stack);
 
     const counter = requestCounter(stack);
     const body = packageBody(stack, IMAGE, { DOCKER_TAG_FILTER: FILTER });
@@ -116,8 +120,9 @@ export async function runP2(): Promise<{ rows: Row[]; details: unknown }> {
         `the floor under any client on this rig: for each page docker-registry lists all ${TAG_COUNT} tags ` +
         `(${spread(floor.fullListMs).median} ms for one full list, asked directly) and the proxy sorts and cuts them`,
     },
+    ...cliRows(versusSkopeo),
   ];
-  return { rows, details: { image: IMAGE, tags: TAG_COUNT, pageSize: PAGE_SIZE, filter: FILTER, seedSeconds: seedS, floor, first, withinWindow: within, afterWindow: after } };
+  return { rows, details: { versusSkopeo, image: IMAGE, tags: TAG_COUNT, pageSize: PAGE_SIZE, filter: FILTER, seedSeconds: seedS, floor, first, withinWindow: within, afterWindow: after } };
 }
 
 function describeCounts(c: RequestCounts): string {
@@ -160,4 +165,82 @@ async function walkWithoutSidecar(stack: RegistryStack): Promise<{ walkMs: numbe
     fullListMs.push(round(performance.now() - began));
   }
   return { walkMs: times, fullListMs };
+}
+
+interface CliComparison {
+  /** Our `poll` CLI and `skopeo list-tags`, through the paging proxy and straight to the registry (one full list). */
+  pollPagedMs: Spread;
+  skopeoPagedMs: Spread;
+  pollDirectMs: Spread;
+  skopeoDirectMs: Spread;
+  /** What node costs before the first request: an empty script, and loading the bundle (`--version`). */
+  nodeEmptyMs: Spread;
+  bundleLoadMs: Spread;
+}
+
+const CLI_RUNS = 5;
+const BUNDLE = path.join(ROOT, 'dist', 'gocd-registry-bridge.js');
+
+/** Wall time of one command, which must exit 0. Asynchronous: the fault proxy answering it runs in this process. */
+async function timed(command: string, args: string[], input?: string): Promise<number> {
+  const began = performance.now();
+  const child = spawn(command, args, { stdio: ['pipe', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  child.stdin.end(input ?? '');
+  const code = await new Promise<number | null>((resolve, reject) => child.on('error', reject).on('close', resolve));
+  const ms = round(performance.now() - began);
+  if (code !== 0) throw new Error(`p2: ${command} ${args[0]} … exited ${code}: ${stderr.slice(0, 300)}`);
+  return ms;
+}
+
+/**
+ * The CLI's first-and-only poll (tags, then the newest tag's manifest and config) against skopeo listing the tags,
+ * each a fresh process, alternated so drift on the shared machine hits both. skopeo comes from Debian's packages;
+ * without it the rows say so.
+ */
+async function compareWithSkopeo(stack: RegistryStack): Promise<CliComparison | undefined> {
+  if (spawnSync('skopeo', ['--version']).status !== 0) {
+    log('p2: skopeo not installed (scripts/install-deps.sh adds it): no CLI comparison');
+    return undefined;
+  }
+  const creds = `${CREDENTIALS.username}:${CREDENTIALS.password}`;
+  const poll = (url: string) => timed(process.execPath, [BUNDLE, 'poll', '--registry', url, '--image', IMAGE, '--filter', FILTER, '--username', CREDENTIALS.username, '--password-stdin', '--json'], `${CREDENTIALS.password}\n`);
+  const skopeo = (url: string) => timed('skopeo', ['list-tags', '--tls-verify=false', '--creds', creds, `docker://${new URL(url).host}/${IMAGE}`]);
+  const times = { pollPagedMs: [] as number[], skopeoPagedMs: [] as number[], pollDirectMs: [] as number[], skopeoDirectMs: [] as number[], nodeEmptyMs: [] as number[], bundleLoadMs: [] as number[] };
+  for (let run = 0; run < CLI_RUNS; run += 1) {
+    times.pollPagedMs.push(await poll(stack.proxy.url));
+    times.skopeoPagedMs.push(await skopeo(stack.proxy.url));
+    times.pollDirectMs.push(await poll(stack.registry.url));
+    times.skopeoDirectMs.push(await skopeo(stack.registry.url));
+    times.nodeEmptyMs.push(await timed(process.execPath, ['-e', '0']));
+    times.bundleLoadMs.push(await timed(process.execPath, [BUNDLE, '--version']));
+  }
+  const result = Object.fromEntries(Object.entries(times).map(([key, values]) => [key, spread(values)])) as unknown as CliComparison;
+  log(`p2: poll CLI ${result.pollPagedMs.median} ms paged, ${result.pollDirectMs.median} ms direct; skopeo ${result.skopeoPagedMs.median} / ${result.skopeoDirectMs.median} ms`);
+  return result;
+}
+
+function cliRows(c: CliComparison | undefined): Row[] {
+  if (!c) return [{ metric: '`poll` CLI ÷ `skopeo list-tags`', target: '≤ 1.0×', unit: '×', value: spread([0]), pass: null, note: 'skopeo not installed: not measured' }];
+  const ratio = (ours: Spread, theirs: Spread) => round(ours.median / theirs.median, 2);
+  const startup = `node start-up ${c.nodeEmptyMs.median} ms (node -e 0), bundle load ${c.bundleLoadMs.median} ms (--version)`;
+  return [
+    {
+      metric: `\`poll\` CLI ÷ \`skopeo list-tags\`, ${TAG_COUNT} tags in pages of ${PAGE_SIZE} (through the proxy)`,
+      target: '≤ 1.0×',
+      unit: '×',
+      value: spread([ratio(c.pollPagedMs, c.skopeoPagedMs)]),
+      pass: ratio(c.pollPagedMs, c.skopeoPagedMs) <= 1,
+      note: `poll ${c.pollPagedMs.median} ms (tags, manifest and config), skopeo ${c.skopeoPagedMs.median} ms (tags only), median of ${CLI_RUNS} fresh processes each; ${startup}`,
+    },
+    {
+      metric: `\`poll\` CLI ÷ \`skopeo list-tags\`, ${TAG_COUNT} tags in one answer (straight to docker-registry)`,
+      target: '≤ 1.0×',
+      unit: '×',
+      value: spread([ratio(c.pollDirectMs, c.skopeoDirectMs)]),
+      pass: ratio(c.pollDirectMs, c.skopeoDirectMs) <= 1,
+      note: `poll ${c.pollDirectMs.median} ms, skopeo ${c.skopeoDirectMs.median} ms; ${startup}`,
+    },
+  ];
 }

@@ -14,7 +14,14 @@
 // proxy answering manifests and blobs from memory, as a pull-through cache would (it kept them during the first
 // cycle): what a first cycle costs when the registry does not share the two cores with the product for 2,000
 // metadata requests.
+// A restart is a fresh JVM and sidecar over a copy of the fleet sidecar's metadata cache (its work dir's metadata/):
+// its first cycle should cost what a steady one does. The floor is a plain client doing only what the old plugin
+// did, one tag-list GET per material and no manifest, with as many in flight, against the same proxy in the same run.
 
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { GoCdHost } from '../test/support/gocd-host';
 import { pushTags } from '../test/support/push-image';
 import { BenchHost, packageBody, RegistryStack, RequestCounts, requestCounter, startHost, startRegistryStack, TAG_WALK_REUSE_MS } from './stage';
@@ -27,6 +34,8 @@ const CALLERS = 10;
 const AFTER_WINDOW_CYCLES = TAG_WALK_REUSE_MS <= 15_000 ? 3 : 2;
 const SEED_IN_PARALLEL = 8;
 const COLD_RUNS = 3; // the first on the host that goes on to the steady state, the others on fresh ones
+const RESTART_RUNS = 2;
+const FLOOR_RUNS = 3;
 
 interface Material {
   image: string;
@@ -35,7 +44,7 @@ interface Material {
 }
 
 interface Cycle {
-  kind: 'cold' | 'within window' | 'after window' | 'cold, cached';
+  kind: 'cold' | 'within window' | 'after window' | 'cold, cached' | 'restart';
   ms: number;
   failures: number;
   firstFailure?: string;
@@ -63,6 +72,7 @@ export async function runP3(handOver?: (fleet: FleetLeftRunning) => void): Promi
   let host: BenchHost | undefined;
   const cycles: Cycle[] = [];
   const materials: Material[] = [];
+  const floorMs: number[] = [];
   const sidecarMemory: Record<string, Memory> = {};
   let seedS = 0;
   try {
@@ -105,6 +115,9 @@ export async function runP3(handOver?: (fleet: FleetLeftRunning) => void): Promi
       await run('after window');
     }
     sidecarMemory.afterAllCycles = memoryOf(pids.sidecar);
+    // Anonymous GETs: with BENCH_P3_AUTH=token the floor is not measured.
+    for (let i = 0; i < (stack.credentials ? 0 : FLOOR_RUNS); i += 1) floorMs.push(await oldPluginCycle(stack, materials));
+    log(`p3: the old plugin's requests alone: ${floorMs.join(', ')} ms`);
 
     // More first cycles, each on a fresh JVM and sidecar (empty caches), for a spread; then the diagnosis ones.
     const fleet = host;
@@ -121,6 +134,21 @@ export async function runP3(handOver?: (fleet: FleetLeftRunning) => void): Promi
         await fresh.stop();
       }
     };
+    const onRestartedHost = async () => {
+      // What survives a restart of GoCD: the work dir, so the metadata cache in it (cp -a keeps owner and modes).
+      const workDir = mkdtempSync(path.join(tmpdir(), 'bridge-bench-'));
+      execFileSync('cp', ['-a', path.join(fleet.workDir, 'metadata'), workDir]);
+      const restarted = await startHost({}, workDir);
+      try {
+        await restarted.host.handle('package-configuration');
+        Object.assign(pids, { sidecar: restarted.sidecarPid(), jvm: restarted.host.process.pid! });
+        await run('restart', restarted);
+      } finally {
+        Object.assign(pids, { sidecar: fleet.sidecarPid(), jvm: fleet.host.process.pid! });
+        await restarted.stop();
+      }
+    };
+    for (let i = 0; i < RESTART_RUNS; i += 1) await onRestartedHost();
     for (let i = 1; i < COLD_RUNS; i += 1) await onFreshHost('cold');
     for (let i = 0; i < COLD_RUNS; i += 1) await onFreshHost('cold, cached');
   } catch (err) {
@@ -154,6 +182,11 @@ export async function runP3(handOver?: (fleet: FleetLeftRunning) => void): Promi
     );
   };
   const walks = Math.max(...cycles.map((c) => c.maxTagWalksPerImage));
+  const firstEver = of('cold')[0]!.counts;
+  const perMaterial = round((firstEver.heads + firstEver.manifestGets + firstEver.blobGets) / materials.length, 2);
+  const median = (kind: Cycle['kind']) => ms(of(kind)).median;
+  const floor = spread(floorMs);
+  const overFloor = (kind: Cycle['kind']) => round(median(kind) / floor.median, 2);
   const overWalked = cycles.filter((c) => c.maxTagWalksPerImage > 1);
   const rows: Row[] = [
     {
@@ -173,6 +206,30 @@ export async function runP3(handOver?: (fleet: FleetLeftRunning) => void): Promi
       note: describe(of('after window')),
     },
     {
+      metric: 'first cycle ever: registry requests per material beyond the tag walks',
+      target: '≤ 2',
+      unit: 'requests',
+      value: spread([perMaterial]),
+      pass: perMaterial <= 2,
+      note: `HEADs ${firstEver.heads}, manifest GETs ${firstEver.manifestGets}, blob GETs ${firstEver.blobGets} for ${materials.length} materials (first cold cycle)`,
+    },
+    {
+      metric: 'first cycle after a restart (fresh JVM and sidecar, the metadata cache kept)',
+      target: '≤ 1.2× steady',
+      unit: 'ms',
+      value: ms(of('restart')),
+      pass: of('restart').every((c) => c.failures === 0) && median('restart') <= 1.2 * median('after window'),
+      note: `${round(median('restart') / median('after window'), 2)}× the steady cycle; ${describe(of('restart'))}`,
+    },
+    {
+      metric: `floor: the old plugin's requests alone (one tag-list GET per material, no manifests, ${CALLERS} in flight)`,
+      target: 'restart, steady ≤ 1.2×',
+      unit: 'ms',
+      value: floor,
+      pass: floorMs.length === 0 ? null : overFloor('restart') <= 1.2 && overFloor('after window') <= 1.2,
+      note: `our cycle ÷ this floor: cold ${overFloor('cold')}×, restart ${overFloor('restart')}×, steady ${overFloor('after window')}×`,
+    },
+    {
       metric: 'diagnosis: first cycle of a fresh JVM and sidecar, manifests and blobs answered from the proxy\'s memory (pull-through cache)',
       target: '—',
       unit: 'ms',
@@ -180,7 +237,7 @@ export async function runP3(handOver?: (fleet: FleetLeftRunning) => void): Promi
       pass: null,
       note: `the registry serves the tag lists only; ${describe(of('cold, cached'))}`,
     },
-    { metric: 'cycle right after another (walks reused)', target: '—', unit: 'ms', value: ms(of('within window')), pass: null, note: describe(of('within window')) },
+    { metric: 'cycle right after another (each material walks past its last answer, shared per image)', target: '—', unit: 'ms', value: ms(of('within window')), pass: null, note: describe(of('within window')) },
     {
       metric: 'most tag walks of one image in one cycle (all cycles)',
       target: '≤ 1',
@@ -196,7 +253,7 @@ export async function runP3(handOver?: (fleet: FleetLeftRunning) => void): Promi
   ];
   return {
     rows,
-    details: { images: IMAGES, packagesPerImage: PACKAGES_PER_IMAGE, tagsPerImage: PACKAGES_PER_IMAGE * TAGS_PER_VERSION, callers: CALLERS, seedSeconds: seedS, sidecarMemory, cycles },
+    details: { images: IMAGES, packagesPerImage: PACKAGES_PER_IMAGE, tagsPerImage: PACKAGES_PER_IMAGE * TAGS_PER_VERSION, callers: CALLERS, seedSeconds: seedS, sidecarMemory, cycles, floorMs },
   };
 }
 
@@ -212,6 +269,22 @@ async function seed(stack: RegistryStack): Promise<void> {
     }
   };
   await Promise.all(Array.from({ length: SEED_IN_PARALLEL }, worker));
+}
+
+/** What the old plugin asked of the registry in a cycle: one tag-list GET per material, CALLERS at a time. */
+async function oldPluginCycle(stack: RegistryStack, materials: Material[]): Promise<number> {
+  let next = 0;
+  const began = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: CALLERS }, async () => {
+      for (let i = next++; i < materials.length; i = next++) {
+        const response = await fetch(`${stack.proxy.url}/v2/${materials[i]!.image}/tags/list`);
+        if (response.status !== 200) throw new Error(`p3 floor: the tag list of ${materials[i]!.image} answered ${response.status}`);
+        await response.arrayBuffer();
+      }
+    }),
+  );
+  return round(Number(process.hrtime.bigint() - began) / 1e6, 0);
 }
 
 /** One GoCD poll cycle: every material once, CALLERS calls in flight through the JVM's 10 worker threads. */

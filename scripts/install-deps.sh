@@ -21,6 +21,8 @@ command -v openssl >/dev/null || missing+=(openssl)
 command -v git >/dev/null || missing+=(git) # gitops-update and its tests (git http-backend is in the same package)
 command -v ssh-keygen >/dev/null || missing+=(openssh-client) # SSH-signed gitops commits
 command -v go >/dev/null || missing+=(golang-go)
+# P2 compares the poll CLI with skopeo list-tags on the 10,000-tag image.
+command -v skopeo >/dev/null || missing+=(skopeo)
 # The build makes the linux-arm64 single executable by running its Node under qemu, and a test runs the result.
 command -v qemu-aarch64-static >/dev/null || missing+=(qemu-user-static)
 [ -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ] || missing+=(libc6-arm64-cross)

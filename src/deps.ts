@@ -2,6 +2,7 @@
 // takes them as arguments so tests can run on a fake clock and a loopback registry.
 
 import os from 'node:os';
+import path from 'node:path';
 import { createLogger, Logger, LogLevel } from './log';
 import {
   CredentialsFileStore,
@@ -13,7 +14,8 @@ import {
   ecrSource,
   runCredentialHelper,
 } from './credentials';
-import type { FetchLike, RegistryDeps } from './registry';
+import { DISK_STORE_DEFAULTS, DiskStore, MetadataStoreError } from './metadata-store';
+import type { FetchLike, MetadataStore, RegistryDeps } from './registry';
 
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
 
@@ -59,8 +61,29 @@ export function credentialStoreWith(log: Logger, env: NodeJS.ProcessEnv, file: C
   return new CredentialStore(file ? [credentialsFileSource(file), ecrSource(file, ecrTokens), dockerConfig] : [dockerConfig]);
 }
 
-export function realRegistryDeps(log: Logger, credentialStore: CredentialStore, observe?: RegistryDeps['observe']): RegistryDeps {
+/**
+ * The metadata cache of a sidecar: GOCD_REGISTRY_BRIDGE_CACHE_DIR, else metadata/ in the shim's work dir (its
+ * setting GOCD_REGISTRY_BRIDGE_WORK_DIR, else the user's XDG cache dir, as the shim picks it). A named dir that
+ * cannot be used stops the sidecar; the default one only turns the cache off, with a warning: it saves requests
+ * after a restart, no poll needs it.
+ */
+export async function realMetadataStore(log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<DiskStore | undefined> {
+  const options = { ...DISK_STORE_DEFAULTS, uid: process.getuid?.(), log };
+  if (env.GOCD_REGISTRY_BRIDGE_CACHE_DIR) return DiskStore.open(env.GOCD_REGISTRY_BRIDGE_CACHE_DIR, options);
+  const xdg = env.XDG_CACHE_HOME && path.isAbsolute(env.XDG_CACHE_HOME) ? env.XDG_CACHE_HOME : path.join(os.homedir(), '.cache');
+  const dir = path.join(env.GOCD_REGISTRY_BRIDGE_WORK_DIR || path.join(xdg, 'gocd-registry-bridge'), 'metadata');
+  try {
+    return await DiskStore.open(dir, options);
+  } catch (err) {
+    if (!(err instanceof MetadataStoreError)) throw err;
+    log.warn('metadata cache off: a restart will fetch image metadata again', { error: err.message, fix: err.fix });
+    return undefined;
+  }
+}
+
+export function realRegistryDeps(log: Logger, credentialStore: CredentialStore, observe?: RegistryDeps['observe'], metadataStore?: MetadataStore): RegistryDeps {
   return {
+    metadataStore,
     fetch: realFetch(),
     now: Date.now,
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),

@@ -27,7 +27,8 @@ const MODULES: Record<string, Allowance> = {
   gitops: { modules: ['errors', 'log', 'http', 'credentials'], packages: ['yaml', 'semver'], builtins: ['child_process', 'fs', 'path', 'os'] }, // GitOps tag write-back to git; never gocd, server
   server: { modules: ['gocd', 'registry', 'credentials', 'http', 'drone', 'status-registry', 'gitops', 'errors', 'log', 'deps', 'cache-key'], packages: ['express', 'prom-client', 'lru-cache', 'ipaddr.js'], builtins: ['crypto', 'http', 'net', 'readline', 'fs', 'path'] }, // the one router; the only express user
   cli: { modules: ['gocd', 'selection', 'registry', 'credentials', 'http', 'gitops', 'errors', 'log', 'deps', 'status-registry'], packages: ['dotenv'], builtins: ['child_process', 'util', 'fs'] }, // `poll`, `images`, `status-registry` and `gitops-update` commands; never server
-  deps: { modules: ['log', 'http', 'credentials', 'registry'], packages: ['node-fetch'], builtins: ['os'] }, // the real network, clock and stderr, built only by entry points
+  'metadata-store': { modules: ['errors', 'log'], builtins: ['crypto', 'fs', 'path'] }, // what is learned about digests, on disk across restarts; never registry
+  deps: { modules: ['log', 'http', 'credentials', 'registry', 'metadata-store'], packages: ['node-fetch'], builtins: ['os', 'path'] }, // the real network, clock and stderr, built only by entry points
   main: { modules: ['cli', 'server'], builtins: ['util'] }, // argv → command
 };
 

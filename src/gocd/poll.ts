@@ -4,6 +4,7 @@
 // costs no manifest GET. With PLATFORMS, candidates are tried from the newest until one provides them all; each
 // costs a HEAD, and its metadata only once per digest. A registry failure is an error, never "no tags".
 
+import { cacheKey } from '../cache-key';
 import { BridgeError } from '../errors';
 import { ImageMetadata, ImageRef, ManifestDigest, RegistryNotFoundError } from '../registry';
 import { Candidate, compareCandidates, compareNatural, compareSemver, CreatedOf, filterCandidates, keepInRange, missingPlatforms, namedTag, pickNewest } from '../selection';
@@ -80,7 +81,9 @@ async function pollOnce(repository: RepositorySettings, pkg: PackageSettings, ct
     return { tag: named, key: named, manifest, metadata, isMutableTag: true, createdOf: () => undefined };
   }
 
-  const { tags } = await ctx.registry.listTags(image, { ...call, isFreshListingRequired: options.isFreshListingRequired, maxTags: pkg.maxTags });
+  // The material asks: it shares its image's walk with the other materials of this cycle, never reuses its own last.
+  const askerKey = cacheKey(pkg.tagFilter, pkg.excludeFilter, pkg.selection.order, pkg.selection.sortKey?.source ?? '', pkg.selection.semverRange?.source ?? '', pkg.selection.platforms?.join(',') ?? '');
+  const { tags } = await ctx.registry.listTags(image, { ...call, isFreshListingRequired: options.isFreshListingRequired, maxTags: pkg.maxTags, askerKey });
   const filtered = filterCandidates(tags, pkg.selection);
   const candidates = keepInRange(filtered, pkg.selection);
   if (candidates.length === 0) throw filtered.length > 0 ? outsideRange(filtered, pkg, image) : noMatch(tags, pkg, image);
@@ -89,7 +92,7 @@ async function pollOnce(repository: RepositorySettings, pkg: PackageSettings, ct
     // Build dates live in each image's config: one HEAD per candidate, and metadata only for digests not yet cached.
     await Promise.all(
       candidates.map(async ({ tag }) => {
-        const manifest = await ctx.registry.headManifest(image, tag, call);
+        const manifest = await ctx.registry.resolveTag(image, tag, call);
         known.set(tag, { manifest, metadata: await readMetadata(image, manifest.digest, call, ctx) });
       }),
     );
@@ -101,7 +104,7 @@ async function pollOnce(repository: RepositorySettings, pkg: PackageSettings, ct
     candidates: candidates.length,
   };
   const newest = pickNewest(candidates, pkg.selection.order, createdOf) as Candidate;
-  const headOf = async (tag: string) => known.get(tag)?.manifest ?? (await ctx.registry.headManifest(image, tag, call));
+  const headOf = async (tag: string) => known.get(tag)?.manifest ?? (await ctx.registry.resolveTag(image, tag, call));
   if (pkg.selection.platforms) {
     const newestFirst = (a: Candidate, b: Candidate) => compareCandidates(b, a, pkg.selection.order, createdOf);
     const { chosen, lacking } = await walkToPlatforms(image, { candidates, newest, newestFirst }, pkg.selection.platforms, headOf, call, ctx);
@@ -152,7 +155,7 @@ async function lookAtPlatforms(image: ImageRef, candidate: Candidate, manifest: 
 
 async function headNamedTag(image: ImageRef, tag: string, call: { deadlineMs: number }, ctx: GoCdContext): Promise<ManifestDigest> {
   try {
-    return await ctx.registry.headManifest(image, tag, call);
+    return await ctx.registry.resolveTag(image, tag, call);
   } catch (err) {
     if (!(err instanceof RegistryNotFoundError)) throw err;
     throw new NoMatchingTagError(

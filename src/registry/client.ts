@@ -1,19 +1,22 @@
 // What the GoCD layer asks of registries, with the economy a fleet of materials needs: concurrent polls of one
-// repository share one tag walk (single-flight) and may reuse it for a short window; image metadata is cached by
-// digest (immutable), so an unchanged repository costs a tag walk and a HEAD, and no manifest GET.
+// repository share one tag walk (single-flight) and may reuse it for a short window; a tag whose digest is unknown
+// costs one manifest GET (it answers the digest too), a known one a HEAD to confirm it; image metadata is cached by
+// digest (immutable), in memory and in the metadata store, so an unchanged repository costs a tag walk and a HEAD,
+// and no manifest GET, after a restart too.
 
 import { LRUCache } from 'lru-cache';
 import { cacheKey } from '../cache-key';
 import { credentialIdentity } from '../credentials';
 import { NotARegistryError, RegistryNotFoundError, RegistryResponseError } from './errors';
-import { headManifest, ImageMetadata, ImageRef, ManifestDigest, readImageMetadata } from './manifests';
+import { FetchedManifest, getManifestByTag, headManifest, ImageMetadata, isFetched, ImageRef, ManifestDigest, readImageMetadata } from './manifests';
+import { matchesSchema } from './schema';
 import { apiUrl } from './reference';
 import { TagList, tagWalkLimits, walkTags } from './tags';
-import { AuthOutcome, RegistryAccess, RegistryDeps, RegistryResponse, RegistryTransport, TRANSPORT_DEFAULTS, TransportOptions } from './transport';
+import { AuthOutcome, MetadataKind, RegistryAccess, RegistryDeps, RegistryResponse, RegistryTransport, TRANSPORT_DEFAULTS, TransportOptions } from './transport';
 
 export interface RegistryClientOptions extends TransportOptions {
   operationTimeoutMs: number; // 45 s per call unless the caller sets a deadline: under the shim's 60 s, so GoCD sees our error
-  tagListReuseMs: number; // 30 s: materials sharing an image poll in one GoCD cycle, which takes tens of seconds on a busy server; a new tag still shows within GoCD's own 60-90 s cadence
+  tagListReuseMs: number; // 10 s: the materials of one image poll within one GoCD cycle (P3: 1,000 materials in under 5 s), and a tag pushed just before someone presses Trigger must show within seconds
   metadataCacheEntries: number; // 10,000 digests (~2 KiB each): metadata never changes for a digest
   /**
    * 100,000 tags per repository unless the package sets MAX_TAGS: library/node has ~9,000, and a list this long
@@ -33,7 +36,7 @@ export interface RegistryClientOptions extends TransportOptions {
 export const REGISTRY_CLIENT_DEFAULTS: RegistryClientOptions = {
   ...TRANSPORT_DEFAULTS,
   operationTimeoutMs: 45_000,
-  tagListReuseMs: 30_000,
+  tagListReuseMs: 10_000,
   metadataCacheEntries: 10_000,
   maxTags: 100_000,
   minTagListBytes: 32 * 1024 * 1024,
@@ -46,6 +49,12 @@ export interface CallOptions {
   isFreshListingRequired?: boolean;
   /** listTags: the package's MAX_TAGS, when it sets one. */
   maxTags?: number;
+  /**
+   * listTags: who asks (a GoCD material). One asker is never answered twice from the same walk, however young: the
+   * materials of an image share one walk per GoCD cycle, yet a material asked again (Trigger, right after a push)
+   * sees a list walked since its last answer.
+   */
+  askerKey?: string;
 }
 
 export interface PingResult {
@@ -56,16 +65,27 @@ export interface PingResult {
 }
 
 interface ReusableTagList {
-  atMs: number;
+  /** When the walk started: a tag pushed after that may be missing from it. */
+  startedAtMs: number;
   list: TagList;
 }
+
+// Materials whose last walk is remembered: a sidecar's fleet. lru-cache allocates its whole size up front (100,000
+// took 20 ms of a CLI poll's start); an asker pushed out may at worst reuse a walk younger than the window.
+const ASKERS = 10_000;
+// GET-by-tag manifests held for the metadata read that follows at once; bounded so unread ones cannot pile up.
+const FETCHED_MANIFESTS = 1_000;
 
 export class RegistryClient {
   private readonly transport: RegistryTransport;
   private readonly options: RegistryClientOptions;
-  private readonly tagWalks = new Map<string, Promise<TagList>>();
+  private readonly tagWalks = new Map<string, Promise<ReusableTagList>>();
   private readonly recentTagLists: LRUCache<string, ReusableTagList>;
   private readonly metadata: LRUCache<string, ImageMetadata>;
+  private readonly tagDigests: LRUCache<string, string>;
+  /** When the walk an asker was last answered from started. */
+  private readonly lastWalkOfAsker = new LRUCache<string, number>({ max: ASKERS });
+  private readonly fetchedManifests = new LRUCache<string, FetchedManifest>({ max: FETCHED_MANIFESTS });
 
   constructor(
     private readonly deps: RegistryDeps,
@@ -75,6 +95,7 @@ export class RegistryClient {
     this.transport = new RegistryTransport(deps, this.options);
     this.recentTagLists = new LRUCache({ max: 10_000 });
     this.metadata = new LRUCache({ max: this.options.metadataCacheEntries });
+    this.tagDigests = new LRUCache({ max: this.options.metadataCacheEntries });
   }
 
   /** GET /v2/: is this a V2 registry, which auth scheme, and (with credentials) are they accepted? */
@@ -105,26 +126,35 @@ export class RegistryClient {
   }
 
   /**
-   * Every tag. Concurrent calls for one repository share one walk; a walk younger than tagListReuseMs is reused.
+   * Every tag. Concurrent calls for one repository share one walk; a walk that started less than tagListReuseMs ago
+   * (and after the walk call.askerKey was last answered from) is reused.
    * A list longer than the cap fails: packages with different caps walk apart, so each gets its own answer.
    */
   async listTags(configured: ImageRef, call: CallOptions = {}): Promise<TagList> {
     const image = await this.withFallbackCredentials(configured);
     const maxTags = call.maxTags ?? this.options.maxTags;
     const key = cacheKey(imageKey(image), maxTags);
+    const askerKey = call.askerKey === undefined ? undefined : cacheKey(key, call.askerKey);
+    const askerLastWalk = (askerKey === undefined ? undefined : this.lastWalkOfAsker.get(askerKey)) ?? -Infinity;
     const recent = call.isFreshListingRequired ? undefined : this.recentTagLists.get(key);
-    if (recent && this.deps.now() - recent.atMs < this.options.tagListReuseMs) {
-      this.deps.observe?.({ type: 'cache', cache: 'tags', hit: true });
-      return recent.list;
-    }
+    const isReusable = recent && this.deps.now() - recent.startedAtMs < this.options.tagListReuseMs && recent.startedAtMs > askerLastWalk;
+    this.deps.observe?.({ type: 'cache', cache: 'tags', hit: Boolean(isReusable) });
+    const walk = isReusable ? recent : await this.walkOnce(key, image, maxTags, call);
+    if (askerKey !== undefined) this.lastWalkOfAsker.set(askerKey, walk.startedAtMs);
+    return walk.list;
+  }
+
+  /** The walk in flight for this key, or a new one: concurrent callers share it. */
+  private walkOnce(key: string, image: ImageRef, maxTags: number, call: CallOptions): Promise<ReusableTagList> {
     let walk = this.tagWalks.get(key);
     if (!walk) {
-      this.deps.observe?.({ type: 'cache', cache: 'tags', hit: false });
       const limits = tagWalkLimits(maxTags, this.options.minTagListBytes);
+      const startedAtMs = this.deps.now();
       walk = walkTags(this.transport, image, image.repository, this.deadline(call), this.deps.log, limits)
         .then((list) => {
-          this.recentTagLists.set(key, { atMs: this.deps.now(), list });
-          return list;
+          const walked = { startedAtMs, list };
+          this.recentTagLists.set(key, walked);
+          return walked;
         })
         .finally(() => this.tagWalks.delete(key));
       this.tagWalks.set(key, walk);
@@ -132,20 +162,42 @@ export class RegistryClient {
     return walk;
   }
 
-  /** HEAD for the digest of a tag; GET and sha256 of the exact bytes only when the registry omits the header. */
-  async headManifest(image: ImageRef, reference: string, call: CallOptions = {}): Promise<ManifestDigest> {
-    return headManifest(this.transport, await this.withFallbackCredentials(image), reference, this.deadline(call));
+  /**
+   * The digest of a tag. Known before (in memory or in the metadata store): one HEAD confirms it, free of Docker
+   * Hub's pull quota. Unknown: one GET, which answers the digest and the manifest that getImageMetadata then needs.
+   */
+  async resolveTag(configured: ImageRef, tag: string, call: CallOptions = {}): Promise<ManifestDigest> {
+    const image = await this.withFallbackCredentials(configured);
+    const key = tagKey(image, tag);
+    const known = this.tagDigests.get(key) ?? (await this.readStored('tag', key, (value): value is string => typeof value === 'string'));
+    const got = known ? await headManifest(this.transport, image, tag, this.deadline(call)) : await getManifestByTag(this.transport, image, tag, this.deadline(call));
+    if (isFetched(got)) this.fetchedManifests.set(metadataKey(image, got.digest), got);
+    this.tagDigests.set(key, got.digest);
+    if (got.digest !== known) this.deps.metadataStore?.write('tag', key, got.digest);
+    return { digest: got.digest, mediaType: got.mediaType };
   }
 
-  /** Platforms, creation time, labels and annotations of a digest: fetched once, then served from memory. */
+  /** Platforms, creation time, labels and annotations of a digest: fetched once, then served from memory or the store. */
   async getImageMetadata(image: ImageRef, digest: string, call: CallOptions = {}): Promise<ImageMetadata> {
-    const key = `${image.endpoint.host}/${image.repository}@${digest}`;
-    const cached = this.metadata.get(key);
+    const key = metadataKey(image, digest);
+    const cached = this.metadata.get(key) ?? (await this.readStored('metadata', key, (value): value is ImageMetadata => matchesSchema('imageMetadata', value) && value.digest === digest));
     this.deps.observe?.({ type: 'cache', cache: 'metadata', hit: cached !== undefined });
-    if (cached) return cached;
-    const metadata = await readImageMetadata(this.transport, await this.withFallbackCredentials(image), digest, this.deadline(call));
+    if (cached) {
+      this.metadata.set(key, cached);
+      return cached;
+    }
+    const fetched = this.fetchedManifests.get(key);
+    this.fetchedManifests.delete(key);
+    const metadata = await readImageMetadata(this.transport, await this.withFallbackCredentials(image), digest, this.deadline(call), fetched);
     this.metadata.set(key, metadata);
+    this.deps.metadataStore?.write('metadata', key, metadata);
     return metadata;
+  }
+
+  /** What the store holds under key, if it has the expected shape: anything else counts as not stored. */
+  private async readStored<T>(kind: MetadataKind, key: string, isValid: (value: unknown) => value is T): Promise<T | undefined> {
+    const value = await this.deps.metadataStore?.read(kind, key);
+    return isValid(value) ? value : undefined;
   }
 
   /** A deadline on this client's clock, for a caller that spans several calls (one GoCD poll). */
@@ -177,6 +229,14 @@ function isJsonOrEmpty(response: RegistryResponse): boolean {
   } catch {
     return false;
   }
+}
+
+function metadataKey(image: ImageRef, digest: string): string {
+  return cacheKey(image.endpoint.baseUrl, image.repository, digest);
+}
+
+function tagKey(image: ImageRef, tag: string): string {
+  return cacheKey(image.endpoint.baseUrl, image.repository, tag);
 }
 
 /** Who asks matters: another user may see other repositories, so credentials are part of the sharing key. */

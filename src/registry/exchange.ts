@@ -45,7 +45,22 @@ export interface RegistryDeps {
   observe?(event: RegistryEvent): void;
   /** Where credentials come from when a repository has none of its own: the credential store. */
   credentialStore?: { lookup(registry: RegistryHost): Promise<FoundCredentials | undefined> };
+  /** Where what is learned about digests outlives the process (the work dir); none: memory only. */
+  metadataStore?: MetadataStore;
 }
+
+/**
+ * A key-value store that survives restarts. Values come back as unknown: the client checks their shape, and a
+ * store answers undefined for anything it cannot vouch for (missing, damaged, or not written by this user).
+ */
+export interface MetadataStore {
+  read(kind: MetadataKind, key: string): Promise<unknown>;
+  /** Fire and forget: a failed write costs a GET after the next restart, never a poll. */
+  write(kind: MetadataKind, key: string, value: unknown): void;
+}
+
+/** 'metadata': an image's metadata by digest (immutable); 'tag': the digest a tag last had (confirmed by HEAD). */
+export type MetadataKind = 'metadata' | 'tag';
 
 export interface TlsSettings {
   /** PEM file of CAs to trust for this registry, besides the system's. */

@@ -6,7 +6,7 @@ export type { RegistryEndpoint } from './reference';
 export { RegistryClient, REGISTRY_CLIENT_DEFAULTS } from './client';
 export type { PingResult } from './client';
 export type { ImageRef, ImageMetadata, ManifestDigest } from './manifests';
-export type { FetchLike, RegistryAccess, RegistryDeps, RegistryEvent } from './transport';
+export type { FetchLike, MetadataKind, MetadataStore, RegistryAccess, RegistryDeps, RegistryEvent } from './transport';
 export { readCaFile } from './ca-file';
 export type { CaFileSystem } from './ca-file';
 export {

@@ -1,6 +1,7 @@
-// Manifests: the digest of a tag by HEAD (free of Docker Hub's pull quota), and the image's
-// metadata by digest: platforms of an index (without BuildKit's attestation entries), and the config blob's
-// `created` and labels. Every body fetched by digest is checked against that digest.
+// Manifests: the digest of a tag by HEAD (free of Docker Hub's pull quota) when a digest is already known, by one GET
+// when none is (it answers the digest and the manifest at once), and the image's metadata by digest: platforms of an
+// index (without BuildKit's attestation entries), and the config blob's `created` and labels. Every body fetched by
+// digest is checked against that digest.
 
 import { createHash } from 'node:crypto';
 import { RegistryResponseError } from './errors';
@@ -24,6 +25,15 @@ export interface ManifestDigest {
   mediaType?: string;
 }
 
+/** A manifest GET by tag: its digest and the parsed body, so metadata need not GET it again by digest. */
+export interface FetchedManifest extends ManifestDigest {
+  manifest: Manifest;
+}
+
+export function isFetched(manifest: ManifestDigest): manifest is FetchedManifest {
+  return 'manifest' in manifest;
+}
+
 export interface ImageMetadata {
   digest: string;
   mediaType?: string;
@@ -38,20 +48,29 @@ export interface ImageMetadata {
 
 const PREFERRED_PLATFORM = 'linux/amd64'; // what `docker pull` picks on the usual CI agent
 
-export async function headManifest(transport: RegistryTransport, image: ImageRef, reference: string, deadlineMs: number): Promise<ManifestDigest> {
-  const request = manifestRequest(image, reference, deadlineMs);
-  const { response } = await transport.send({ ...request, method: 'HEAD' });
+export async function headManifest(transport: RegistryTransport, image: ImageRef, reference: string, deadlineMs: number): Promise<ManifestDigest | FetchedManifest> {
+  const { response } = await transport.send({ ...manifestRequest(image, reference, deadlineMs), method: 'HEAD' });
   const digest = response.headers.get('docker-content-digest');
   if (digest) return { digest, mediaType: contentType(response) };
-  // Some registries omit the header on HEAD (ECR, static S3 registries): hash the exact bytes of a GET instead.
-  return transport.read({ ...request, headers: { ...request.headers, 'Accept-Encoding': 'identity' } }, (got) => ({
-    digest: `sha256:${sha256Hex(got.body)}`,
-    mediaType: contentType(got),
-  }));
+  // Some registries omit the header on HEAD (ECR, static S3 registries): the GET answers it.
+  return getManifestByTag(transport, image, reference, deadlineMs);
 }
 
-export async function readImageMetadata(transport: RegistryTransport, image: ImageRef, digest: string, deadlineMs: number): Promise<ImageMetadata> {
-  const top = await getManifest(transport, image, digest, deadlineMs);
+/**
+ * One GET by tag: the digest from Docker-Content-Digest (checked against the body, as OCI-DIST asks), else the sha256
+ * of the exact bytes (identity encoding, never re-serialised), and the manifest itself.
+ */
+export async function getManifestByTag(transport: RegistryTransport, image: ImageRef, tag: string, deadlineMs: number): Promise<FetchedManifest> {
+  const request = manifestRequest(image, tag, deadlineMs);
+  return transport.read({ ...request, headers: { ...request.headers, 'Accept-Encoding': 'identity' } }, (response) => {
+    const digest = response.headers.get('docker-content-digest') ?? `sha256:${sha256Hex(response.body)}`;
+    return { digest, ...parseManifest(response, image, digest) };
+  });
+}
+
+/** `fetched`: the manifest of this digest when a GET by tag already brought it. */
+export async function readImageMetadata(transport: RegistryTransport, image: ImageRef, digest: string, deadlineMs: number, fetched?: FetchedManifest): Promise<ImageMetadata> {
+  const top = fetched?.digest === digest ? fetched : await getManifest(transport, image, digest, deadlineMs);
   if (isIndex(top.manifest, top.mediaType)) {
     const children = (top.manifest.manifests ?? []).filter((d) => !isAttestation(d));
     const platforms = children.map((d) => platformName(d.platform)).filter((p): p is string => p !== undefined);
@@ -91,12 +110,14 @@ function manifestRequest(image: ImageRef, reference: string, deadlineMs: number)
 }
 
 async function getManifest(transport: RegistryTransport, image: ImageRef, digest: string, deadlineMs: number) {
-  return transport.read(manifestRequest(image, digest, deadlineMs), (response) => {
-    verifyDigest(response, digest, image);
-    const manifest = parseJson(response, `the manifest ${image.repository}@${digest}`);
-    if (!matchesSchema('manifest', manifest)) throw notAManifest(image, digest);
-    return { manifest, mediaType: manifest.mediaType ?? contentType(response) };
-  });
+  return transport.read(manifestRequest(image, digest, deadlineMs), (response) => parseManifest(response, image, digest));
+}
+
+function parseManifest(response: RegistryResponse, image: ImageRef, digest: string): { manifest: Manifest; mediaType?: string } {
+  verifyDigest(response, digest, image);
+  const manifest = parseJson(response, `the manifest ${image.repository}@${digest}`);
+  if (!matchesSchema('manifest', manifest)) throw notAManifest(image, digest);
+  return { manifest, mediaType: manifest.mediaType ?? contentType(response) };
 }
 
 async function readConfig(transport: RegistryTransport, image: ImageRef, manifest: Manifest, deadlineMs: number) {

@@ -4,6 +4,7 @@
 // where a list or map is empty (distribution sends "tags": null; some builders write "Labels": null).
 
 import Ajv, { ValidateFunction } from 'ajv';
+import type { ImageMetadata } from './manifests';
 
 export interface Platform {
   os?: string;
@@ -72,6 +73,19 @@ const SCHEMAS = {
     type: 'object',
     properties: { token: { type: 'string' }, access_token: { type: 'string' }, expires_in: { type: 'number' }, issued_at: { type: 'string' } },
   },
+  // What the metadata store hands back from disk: our own earlier write, unless the file was damaged or planted.
+  imageMetadata: {
+    type: 'object',
+    required: ['digest', 'platforms', 'labels', 'annotations'],
+    properties: {
+      digest: { type: 'string' },
+      mediaType: { type: 'string' },
+      platforms: { type: 'array', items: { type: 'string' } },
+      created: { type: 'string' },
+      labels: { type: 'object', additionalProperties: { type: 'string' } },
+      annotations: { type: 'object', additionalProperties: { type: 'string' } },
+    },
+  },
   errorBody: {
     type: 'object',
     required: ['errors'],
@@ -85,6 +99,7 @@ interface SchemaTypes {
   manifest: Manifest;
   imageConfig: ImageConfig;
   tokenAnswer: TokenAnswer;
+  imageMetadata: ImageMetadata;
   errorBody: ErrorBody;
 }
 

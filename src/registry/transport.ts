@@ -6,7 +6,7 @@ import { withRetry } from '../http';
 import { AuthOutcome, RegistryAuthenticator } from './auth';
 import { RegistryDeps, RegistryExchange, RegistryRequest, RegistryResponse, TRANSPORT_DEFAULTS, TransportOptions } from './exchange';
 
-export type { FetchLike, RegistryAccess, RegistryDeps, RegistryEvent, RegistryRequest, RegistryResponse, TlsSettings, TransportOptions } from './exchange';
+export type { FetchLike, MetadataKind, MetadataStore, RegistryAccess, RegistryDeps, RegistryEvent, RegistryRequest, RegistryResponse, TlsSettings, TransportOptions } from './exchange';
 export { TRANSPORT_DEFAULTS } from './exchange';
 export type { AuthOutcome } from './auth';
 export { parseJson } from './status';

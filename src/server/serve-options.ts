@@ -184,3 +184,21 @@ export function parseCallTimeout(text: string): number {
   }
   return Number(text) * 1000;
 }
+
+// One GoCD cycle shares a walk per image; beyond five minutes a pushed tag would wait longer than GoCD's own polls.
+const MAX_TAG_REUSE_SECONDS = 300;
+
+/**
+ * GOCD_REGISTRY_BRIDGE_TAG_REUSE_SECONDS: how long one tag walk serves the other materials of its image, in whole
+ * seconds (0: every poll walks); undefined when unset, which keeps the client's default.
+ */
+export function parseTagReuseMs(text: string | undefined): number | undefined {
+  if (text === undefined || text === '') return undefined;
+  if (!/^\d{1,3}$/.test(text) || Number(text) > MAX_TAG_REUSE_SECONDS) {
+    throw new ServeOptionError({
+      message: `GOCD_REGISTRY_BRIDGE_TAG_REUSE_SECONDS "${text}" is not a whole number of seconds from 0 to ${MAX_TAG_REUSE_SECONDS}`,
+      fix: 'give the seconds one tag walk may serve the materials of an image (default 10: one GoCD cycle), or unset it',
+    });
+  }
+  return Number(text) * 1000;
+}

@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import { CredentialsFileStore, EcrTokens } from '../credentials';
-import { credentialStoreWith, openCredentialsFile, realFetch, realLogger, realRegistryDeps } from '../deps';
+import { credentialStoreWith, openCredentialsFile, realFetch, realLogger, realMetadataStore, realRegistryDeps } from '../deps';
 import { DroneRegistryExtension, ownLogin, SIGNATURE_DEFAULTS, SignatureOptions } from '../drone';
 import { BridgeError } from '../errors';
 import { GitOpsService } from '../gitops';
@@ -16,7 +16,7 @@ import { defaultDataDir, openStore, RecordStore, StatusRegistry, statusRegistryL
 import { describePolicy, isLoopbackAddress } from './access';
 import { AppOptions, createSidecarServer, createStatusServer, sidecarRoutes } from './app';
 import { Observability } from './observability';
-import { ListenAddress, readDroneSecrets, readGitOpsTokens, readStatusRegistryTokens, readStatusToken, ServeOptionError, urlHost } from './serve-options';
+import { ListenAddress, parseTagReuseMs, readDroneSecrets, readGitOpsTokens, readStatusRegistryTokens, readStatusToken, ServeOptionError, urlHost } from './serve-options';
 
 export interface ServeOptions {
   listen: ListenAddress;
@@ -90,7 +90,15 @@ export async function serve(options: ServeOptions, env: NodeJS.ProcessEnv = proc
   if (credentialsFile) observability.showCredentialsFile(credentialsFile);
   // One ECR token cache for the GoCD poller and Drone requests alike.
   const ecrTokens = new EcrTokens({ log });
-  const registry = new RegistryClient(realRegistryDeps(log, credentialStoreWith(log, env, credentialsFile, ecrTokens), observability.observeRegistry));
+  const tagListReuseMs = parseTagReuseMs(env.GOCD_REGISTRY_BRIDGE_TAG_REUSE_SECONDS);
+  // A named cache dir that cannot be used stops serve like any other bad setting: its cause and fix.
+  const metadataStore = await realMetadataStore(log, env).catch((err: unknown) => {
+    throw err instanceof BridgeError ? new ServeOptionError({ message: err.message, fix: err.fix, cause: err }) : err;
+  });
+  const registry = new RegistryClient(
+    realRegistryDeps(log, credentialStoreWith(log, env, credentialsFile, ecrTokens), observability.observeRegistry, metadataStore),
+    tagListReuseMs === undefined ? {} : { tagListReuseMs },
+  );
   const context = { registry, log, now: Date.now, observePoll: observability.observePoll };
   const drone = droneSecrets && credentialsFile && droneExtension(droneSecrets, credentialsFile, ecrTokens, options, observability);
   const statusRegistry = await startStatusRegistry(options, observability, env);
@@ -99,7 +107,8 @@ export async function serve(options: ServeOptions, env: NodeJS.ProcessEnv = proc
   const server = createSidecarServer(appOptions);
   const { address, port } = await listen(server, options.listen);
   process.stdout.write(`GOCD_REGISTRY_BRIDGE_READY port=${port} version=${options.version} pid=${process.pid}\n`);
-  log.info('listening', { address, port, version: options.version, pid: process.pid, status: `http://${urlHost(address)}:${port}/status` });
+  const metadataCache = metadataStore ? { dir: metadataStore.dir, ...metadataStore.counts() } : 'off';
+  log.info('listening', { address, port, version: options.version, pid: process.pid, status: `http://${urlHost(address)}:${port}/status`, metadataCache });
   if (drone) {
     const { secrets, allowHmacSha1, maxClockSkewMs } = drone.settings;
     log.info('drone registry extension on', { endpoint: `http://${urlHost(address)}:${port}/drone/registry`, secrets: secrets.length, allowHmacSha1, maxClockSkewSeconds: maxClockSkewMs / 1000 });

@@ -94,6 +94,15 @@ describe('latest-revision and latest-revision-since', () => {
     expect(JSON.parse(response.text).revision).toBe('1.10');
   });
 
+  it('sees a tag pushed right after the last answer, while another material of the image keeps sharing walks', async () => {
+    const since = (filter: string, revision: string) => call('latest-revision-since', body({ DOCKER_IMAGE: 'team/pushed', DOCKER_TAG_FILTER: filter }, { revision, data: {} }));
+    await pushImage(registry, 'team/pushed', ['3.0'], { seed: '3.0' });
+    expect(JSON.parse((await since('^3\\.', '2.0')).text).revision).toBe('3.0');
+    expect(JSON.parse((await since('^3\\.0', '2.0')).text).revision).toBe('3.0'); // another material, the same walk
+    await pushImage(registry, 'team/pushed', ['3.1'], { seed: '3.1' });
+    expect(JSON.parse((await since('^3\\.', '3.0')).text).revision).toBe('3.1'); // Trigger, within the reuse window
+  });
+
   it('answers {} rather than an older tag when the previous one was deleted', async () => {
     const response = await call('latest-revision-since', body({ DOCKER_TAG_FILTER: '^1\\.' }, { revision: '1.11', data: { TAG: '1.11' } }));
     expect(JSON.parse(response.text)).toStrictEqual({});

@@ -42,11 +42,16 @@ describe('RegistryClient against a plain registry', () => {
     expect(list.pages).toBe(1);
   });
 
-  it('answers the digest of a tag with one HEAD', async () => {
+  it('answers the digest of a new tag and its metadata with one manifest GET and the config blob, then confirms it with one HEAD', async () => {
     const requests: RecordedRequest[] = [];
     const client = new RegistryClient(testDeps(requests));
-    expect(await client.headManifest(image(), '1.10')).toEqual({ digest, mediaType: 'application/vnd.docker.distribution.manifest.v2+json' });
-    expect(requests.map((r) => r.method)).toEqual(['HEAD']);
+    const cost = () => requests.splice(0).map((r) => `${r.method} ${new URL(r.url).pathname.split('/').slice(-2, -1)[0]}`);
+    expect(await client.resolveTag(image(), '1.10')).toEqual({ digest, mediaType: 'application/vnd.docker.distribution.manifest.v2+json' });
+    expect((await client.getImageMetadata(image(), digest)).digest).toBe(digest);
+    expect(cost()).toEqual(['GET manifests', 'GET blobs']);
+    expect(await client.resolveTag(image(), '1.10')).toEqual({ digest, mediaType: 'application/vnd.docker.distribution.manifest.v2+json' });
+    await client.getImageMetadata(image(), digest);
+    expect(cost()).toEqual(['HEAD manifests']);
   });
 
   it('reports an unknown image as not found, naming it', async () => {
@@ -145,7 +150,7 @@ describe('RegistryClient economy and limits', () => {
         }
       },
     });
-    await Promise.all(Array.from({ length: 20 }, (_, i) => client.headManifest(image(), `1.${i}`)));
+    await Promise.all(Array.from({ length: 20 }, (_, i) => client.resolveTag(image(), `1.${i}`)));
     expect(most).toBe(4);
   });
 
@@ -160,6 +165,24 @@ describe('RegistryClient economy and limits', () => {
     offsetMs = 11_000;
     await client.listTags(image());
     expect(requests).toHaveLength(2);
+  });
+
+  it('reuses a walk for 10 s by default, and never answers one asker twice from the same walk', async () => {
+    let offsetMs = 0;
+    const requests: RecordedRequest[] = [];
+    const client = new RegistryClient({ ...testDeps(requests), now: () => Date.now() + offsetMs });
+    await client.listTags(image(), { askerKey: 'material A' });
+    offsetMs = 3_000;
+    await client.listTags(image(), { askerKey: 'material B' }); // the same GoCD cycle: B shares A's walk
+    expect(requests).toHaveLength(1);
+    await client.listTags(image(), { askerKey: 'material A' }); // A again (Trigger): a walk younger than its answer
+    expect(requests).toHaveLength(2);
+    offsetMs = 12_000; // 9 s after A's second walk: reused by B, whose last answer came from the first
+    await client.listTags(image(), { askerKey: 'material B' });
+    expect(requests).toHaveLength(2);
+    offsetMs = 14_000; // 11 s: past the window for everyone
+    await client.listTags(image(), { askerKey: 'material C' });
+    expect(requests).toHaveLength(3);
   });
 
   it('walks apart for callers with different tag caps, so each gets the answer its cap gives', async () => {

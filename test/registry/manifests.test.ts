@@ -44,7 +44,7 @@ describe('RegistryClient.getImageMetadata', () => {
 
   it('lists an index\'s platforms without the attestation entry, and reads linux/amd64\'s config', async () => {
     const client = new RegistryClient(testDeps());
-    const { digest } = await client.headManifest(image('team/multi'), '2.0');
+    const { digest } = await client.resolveTag(image('team/multi'), '2.0');
     expect(digest).toBe(index); // the index itself, not a child swapped in for a client without list support
     expect(await client.getImageMetadata(image('team/multi'), digest)).toEqual({
       digest: index,

@@ -49,7 +49,7 @@ describe('RegistryClient against a token-auth registry with users', () => {
     const client = new RegistryClient(testDeps(requests), { tagListReuseMs: 0 });
     const poll = async () => {
       await client.listTags(image());
-      const { digest } = await client.headManifest(image(), '1.1');
+      const { digest } = await client.resolveTag(image(), '1.1');
       return client.getImageMetadata(image(), digest);
     };
     await poll();
@@ -103,7 +103,7 @@ describe.each([
     const client = new RegistryClient(testDeps());
     const image = { endpoint: parseRegistryUrl(registry.url), repository: 'library/base' };
     expect((await client.ping(image)).auth).toEqual({ scheme: 'bearer', hasCredentials: false });
-    expect((await client.headManifest(image, '3.19')).digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect((await client.resolveTag(image, '3.19')).digest).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(registry.tokenServer!.requests.every((r) => r.username === undefined)).toBe(true);
   });
 });

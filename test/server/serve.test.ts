@@ -15,6 +15,7 @@ const LISTEN_FIX = 'give HOST:PORT, e.g. 127.0.0.1:8787, 0.0.0.0:8787 (every IPv
 const TOKEN = 'serve-test-token-0123456789abcdef';
 const STATUS_TOKEN = 'serve-status-token-0123456789';
 const UID = process.getuid!();
+const ANOTHER_USER = 65534; // nobody
 
 describe('parseListenAddress', () => {
   it.each([
@@ -88,7 +89,6 @@ describe('readStatusToken', () => {
 
 describe('readDroneSecrets', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'bridge-drone-secret-'));
-  const ANOTHER_USER = 65534; // nobody
   const file = (name: string, content: string, mode = 0o600) => {
     const full = path.join(dir, name);
     writeFileSync(full, content);
@@ -199,6 +199,18 @@ describe('the serve command', () => {
     expect(result.code).toBe(2);
     expect(result.stderr()).toContain(message);
     expect(result.stderr()).toMatch(/\nRun gocd-registry-bridge serve --help for usage\.\n$/);
+  });
+
+  it('keeps its metadata cache in metadata/ of the work dir, and says so; a named cache dir of another user stops it', async () => {
+    const workDir = mkdtempSync(path.join(tmpdir(), 'bridge-serve-'));
+    const { port, stderr } = await runServe(['--port', '0'], { GOCD_REGISTRY_BRIDGE_WORK_DIR: workDir });
+    for (let waited = 0; !stderr().includes('\n') && waited < 5000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20)); // the log line follows the ready line
+    expect(JSON.parse(stderr().split('\n')[0]!)).toMatchObject({ msg: 'listening', port, metadataCache: { dir: path.join(workDir, 'metadata'), metadata: 0, tag: 0 } });
+    const theirs = mkdtempSync(path.join(tmpdir(), 'bridge-serve-'));
+    chownSync(theirs, ANOTHER_USER, ANOTHER_USER);
+    const refused = await runServe(['--port', '0'], { GOCD_REGISTRY_BRIDGE_CACHE_DIR: theirs });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr()).toContain(`gocd-registry-bridge: the metadata cache ${theirs} belongs to uid ${ANOTHER_USER}, not to the sidecar's user (uid ${UID}). Fix: `);
   });
 
   it('starts with a status token from a file and never logs it', async () => {
