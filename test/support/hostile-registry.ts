@@ -1,10 +1,11 @@
-// A loopback "registry" that answers /v2/ and manifest HEADs like a registry and abuses GET /v2/<name>/tags/list:
+// A loopback "registry" that answers /v2/, manifests and the config blob like a registry and abuses GET /v2/<name>/tags/list:
 // one huge page of short tags, pages of new tags that link to a next page without end, big pages that do the
 // same, or one page whose body never ends. Tags are t0000001, t0000002, … so the natural newest is the highest.
 // Big bodies are rendered once and then only written (with backpressure), so serving them costs the server little
 // CPU beside the client it attacks. It counts the pages asked for and the body bytes it got onto the wire, so a
 // test can see where a client stopped. Every loop is bounded (pages and bytes): a client that never stops still ends.
 
+import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -30,7 +31,7 @@ export interface HostileRegistry {
   readonly pagesServed: number;
   /** Tag list body bytes the server wrote to sockets (the kernel may still have held some when the client left). */
   readonly bytesSent: number;
-  /** The digest every manifest HEAD answers with. */
+  /** The digest of the one manifest every tag names. */
   digest: string;
   stop(): Promise<void>;
 }
@@ -40,7 +41,14 @@ const MOST_BODY_BYTES = 512 * 1024 * 1024;
 const ENDLESS_BLOCK_BYTES = 8 * 1024 * 1024;
 const WRITE_BYTES = 64 * 1024;
 const TAG_BYTES = '"t0000001",'.length;
-const DIGEST = `sha256:${'ab'.repeat(32)}`;
+// One small, real image for every tag: a poll reads its manifest (GET when no digest is known yet, HEAD after) and
+// config blob, so what a test measures is the tag list alone.
+const CONFIG = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', created: '2026-01-01T00:00:00Z', config: {}, rootfs: { type: 'layers', diff_ids: [] } }));
+const CONFIG_DIGEST = `sha256:${createHash('sha256').update(CONFIG).digest('hex')}`;
+const MANIFEST = Buffer.from(
+  JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: CONFIG_DIGEST, size: CONFIG.length }, layers: [] }),
+);
+const DIGEST = `sha256:${createHash('sha256').update(MANIFEST).digest('hex')}`;
 
 /** Tags first … first+count-1 as JSON strings joined by commas, without brackets; written byte by byte, since a
  * 63 MB page built from strings costs seconds and half a gigabyte of the test's own memory. */
@@ -130,8 +138,13 @@ export async function startHostileRegistry(abuse: TagListAbuse): Promise<Hostile
       res.writeHead(200, { 'Content-Type': 'application/json', 'Docker-Distribution-Api-Version': 'registry/2.0' }).end('{}');
       return;
     }
-    if (req.method === 'HEAD' && /^\/v2\/.+\/manifests\/[^/]+$/.test(path)) {
-      res.writeHead(200, { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json', 'Docker-Content-Digest': DIGEST, 'Content-Length': '2' }).end();
+    if ((req.method === 'HEAD' || req.method === 'GET') && /^\/v2\/.+\/manifests\/[^/]+$/.test(path)) {
+      res.writeHead(200, { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json', 'Docker-Content-Digest': DIGEST, 'Content-Length': String(MANIFEST.length) });
+      res.end(req.method === 'GET' ? MANIFEST : undefined);
+      return;
+    }
+    if (req.method === 'GET' && path.endsWith(`/blobs/${CONFIG_DIGEST}`)) {
+      res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Docker-Content-Digest': CONFIG_DIGEST, 'Content-Length': String(CONFIG.length) }).end(CONFIG);
       return;
     }
     res.writeHead(404, { 'Content-Type': 'application/json' }).end('{"errors":[{"code":"NAME_UNKNOWN","message":"not served here"}]}');
