@@ -24,9 +24,9 @@ const TEAMS = 10;
 const EVENTS = ['push', 'tag', 'pull_request', 'cron'] as const;
 const SECRET = 'p5-drone-secret-0123456789abcdef0123456789';
 const MIB_PER_MB = 1e6 / 2 ** 20;
-// `serve` as the README's Drone section runs it (command line, systemd unit, container).
+// `serve` as the README's Drone section runs it (command line, systemd unit, container): the shim's memory settings.
 const README_NODE_FLAGS = ['--max-semi-space-size=1'];
-const README_ENV = { MALLOC_ARENA_MAX: '2' };
+const README_ENV = { MALLOC_ARENA_MAX: '2', MALLOC_TRIM_THRESHOLD_: '131072', MALLOC_MMAP_THRESHOLD_: '131072' };
 
 interface Variant {
   body: Buffer;

@@ -43,6 +43,8 @@ const TEXT = 'text/plain; charset=utf-8';
 export const ownLogin = (entry: CredentialsEntry): RegistryLogin | undefined => entryCredentials(entry);
 
 export class DroneRegistryExtension {
+  private readonly answerItems = new WeakMap<CredentialsEntry, RegistryLogin & { json: string }>();
+
   constructor(private readonly options: DroneRegistryExtensionOptions) {}
 
   /**
@@ -74,7 +76,7 @@ export class DroneRegistryExtension {
       log.info('drone registry request', { ...fields, status: 204 });
       return { status: 204, body: '', contentType: TEXT };
     }
-    const json = Buffer.from(JSON.stringify(logins));
+    const json = Buffer.from(`[${logins.map((login) => login.json).join(',')}]`);
     // drone-go's handler encrypts only for exactly this value, and the client decrypts only then.
     if (request.acceptEncoding !== 'aesgcm') {
       observe('served');
@@ -98,15 +100,27 @@ export class DroneRegistryExtension {
    * Every entitled entry's login, in file order (the runner takes the first that matches an image). An entry whose
    * login cannot be had is left out with a warning: failing the call would cost the runner every other credential.
    */
-  private async loginsFor(request: DroneCredentialsRequest): Promise<({ address: string } & RegistryLogin)[]> {
+  private async loginsFor(request: DroneCredentialsRequest): Promise<{ address: string; json: string }[]> {
     const entries = this.options.credentials.entitledFor(request);
     const pending = entries.map((entry) => this.loginOf(entry));
     // Only an ECR exchange answers later: a request without one goes through with no promise per entry.
     const logins = pending.some((login) => login instanceof Promise) ? await Promise.all(pending) : (pending as (RegistryLogin | undefined)[]);
     return entries.flatMap((entry, i) => {
       const login = logins[i];
-      return login ? [{ address: entry.address, username: login.username, password: login.password }] : [];
+      return login ? [{ address: entry.address, json: this.answerItem(entry, login) }] : [];
     });
+  }
+
+  /**
+   * The entry's item of the answer, `{"address","username","password"}`, serialised once per entry and login: the
+   * same builds ask again and again, and an entry object lives until the file is reloaded.
+   */
+  private answerItem(entry: CredentialsEntry, login: RegistryLogin): string {
+    const known = this.answerItems.get(entry);
+    if (known && known.username === login.username && known.password === login.password) return known.json;
+    const json = JSON.stringify({ address: entry.address, username: login.username, password: login.password });
+    this.answerItems.set(entry, { username: login.username, password: login.password, json });
+    return json;
   }
 
   private loginOf(entry: CredentialsEntry): RegistryLogin | undefined | Promise<RegistryLogin | undefined> {

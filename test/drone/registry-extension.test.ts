@@ -162,18 +162,21 @@ describe('POST /drone/registry with a secret too short for aesgcm', () => {
 });
 
 describe('POST /drone/registry with an injected login source (the ECR exchange to come)', () => {
-  it('answers the logins it gives, and leaves out an entry whose login fails, serving the others', async () => {
+  it('answers the logins it gives (a refreshed one at once), and leaves out an entry whose login fails, serving the others', async () => {
     const ecr = '012345678910.dkr.ecr.eu-west-1.amazonaws.com';
     const resolveEntry = async (entry: CredentialsEntry) => {
       if (entry.address !== ecr) return ownLogin(entry);
       if (resolveEntry.failing) throw new Error('ECR is unreachable');
-      return { username: 'AWS', password: 'ecr-token-0123456789' };
+      return { username: 'AWS', password: resolveEntry.token };
     };
     resolveEntry.failing = false;
+    resolveEntry.token = 'ecr-token-0123456789';
     const sidecar = await startDroneSidecar({ credentials: CREDENTIALS, resolveEntry });
     try {
       const answer = async () => JSON.parse((await postSigned(sidecar.endpoint, { secret: DRONE_SECRET, body: ENTITLED })).body.toString('utf8'));
       expect(await answer()).toEqual([REGISTRY_LOGIN, { address: ecr, username: 'AWS', password: 'ecr-token-0123456789' }]);
+      resolveEntry.token = 'ecr-token-refreshed-9876543210'; // the next token: the answer must not keep the old one
+      expect(await answer()).toEqual([REGISTRY_LOGIN, { address: ecr, username: 'AWS', password: 'ecr-token-refreshed-9876543210' }]);
       resolveEntry.failing = true;
       expect(await answer()).toEqual([REGISTRY_LOGIN]);
       expect(messages(sidecar.log.lines)).toContainEqual(
