@@ -3,18 +3,19 @@
 // memory on real arm64 hardware, and the shim choosing it there (its platform names are covered by the JUnit tests).
 
 import { ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { gunzipSync } from 'node:zlib';
 import JSZip from 'jszip';
 import { PLUGIN_JAR } from '../support/gocd-host';
+import { onPath } from '../support/processes';
 
 jest.setTimeout(60_000);
 
 // By full path: the executable gets a PATH without node on it (or qemu).
-const QEMU = (process.env.PATH ?? '').split(path.delimiter).map((dir) => path.join(dir, 'qemu-aarch64-static')).find((file) => existsSync(file));
+const QEMU = onPath('qemu-aarch64-static');
 const EMULATOR = [QEMU ?? 'qemu-aarch64-static (not installed: bash scripts/install-deps.sh)', '-L', '/usr/aarch64-linux-gnu'];
 
 describe("the jar's linux-arm64 executable (under qemu)", () => {

@@ -4,8 +4,9 @@
 
 import { ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { onPath } from './processes';
 
 const ROOT = path.resolve(__dirname, '../..');
 const { name, version } = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { name: string; version: string };
@@ -13,7 +14,7 @@ export const PLUGIN_JAR = path.join(ROOT, 'dist', `${name}-${version}.jar`);
 const HOST_CLASSPATH = [path.join(ROOT, 'build/gocd-host/classes'), path.join(ROOT, 'build/gocd-host/lib/*')].join(path.delimiter);
 
 // By its full path, so a test can hand the JVM a PATH without node (or java) on it.
-const JAVA = (process.env.PATH ?? '').split(path.delimiter).map((dir) => path.join(dir, 'java')).find((file) => existsSync(file)) ?? 'java';
+const JAVA = onPath('java') ?? 'java';
 
 export interface PluginReply {
   code: number;

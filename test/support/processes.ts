@@ -1,4 +1,6 @@
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 
 /** PIDs of processes whose command line contains the marker (e.g. a test's own work directory). */
 export function pidsMatching(marker: string): number[] {
@@ -21,4 +23,9 @@ export async function waitForNoProcess(marker: string, timeoutMs = 5000): Promis
     left = pidsMatching(marker);
   }
   return left;
+}
+
+/** The full path of a command on this process's PATH, for a child given a PATH without it; undefined if none. */
+export function onPath(command: string): string | undefined {
+  return (process.env.PATH ?? '').split(path.delimiter).map((dir) => path.join(dir, command)).find((file) => existsSync(file));
 }

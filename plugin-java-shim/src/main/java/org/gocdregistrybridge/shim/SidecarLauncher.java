@@ -157,8 +157,7 @@ final class SidecarLauncher {
      */
     private List<String> chooseRuntime() throws BridgeException, InterruptedException {
         if (config.node != null) {
-            String node = checkedNode(config.node, "set by " + BridgeConfig.NODE);
-            return List.of(node, SMALL_YOUNG_GENERATION, extractScript().toString());
+            return bundleOn(checkedNode(config.node, "set by " + BridgeConfig.NODE));
         }
         Optional<Path> executable = extractExecutable();
         if (executable.isPresent()) {
@@ -166,7 +165,10 @@ final class SidecarLauncher {
                     + "; set " + BridgeConfig.NODE + " to use another Node.js");
             return List.of(executable.get().toString()); // its node flags are built in (scripts/sea.mjs)
         }
-        String node = checkedNode(findNodeOnPath(), "found on PATH; the plugin has no executable of its own for " + platform);
+        return bundleOn(checkedNode(findNodeOnPath(), "found on PATH; the plugin has no executable of its own for " + platform));
+    }
+
+    private List<String> bundleOn(String node) throws BridgeException {
         return List.of(node, SMALL_YOUNG_GENERATION, extractScript().toString());
     }
 
