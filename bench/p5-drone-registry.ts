@@ -25,8 +25,10 @@ const EVENTS = ['push', 'tag', 'pull_request', 'cron'] as const;
 const SECRET = 'p5-drone-secret-0123456789abcdef0123456789';
 const MIB_PER_MB = 1e6 / 2 ** 20;
 // `serve` as the README's Drone section runs it (command line, systemd unit, container): the shim's memory settings.
-const README_NODE_FLAGS = ['--max-semi-space-size=1'];
-const README_ENV = { MALLOC_ARENA_MAX: '2', MALLOC_TRIM_THRESHOLD_: '131072', MALLOC_MMAP_THRESHOLD_: '131072' };
+export const STANDALONE_SERVE = {
+  nodeFlags: ['--max-semi-space-size=1'],
+  env: { MALLOC_ARENA_MAX: '2', MALLOC_TRIM_THRESHOLD_: '131072', MALLOC_MMAP_THRESHOLD_: '131072' },
+};
 
 interface Variant {
   body: Buffer;
@@ -121,8 +123,8 @@ export async function runP5(): Promise<{ rows: Row[]; details: unknown }> {
     // BENCH_CPU_PROF=<dir>, as in stage.ts: the sidecar writes a V8 CPU profile there when it exits.
     const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_CPU_PROF)}`] : [];
     const sidecar = await startProcess(
-      [...profile, ...README_NODE_FLAGS, path.join(ROOT, 'dist', 'gocd-registry-bridge.js'), 'serve', '--exit-on-stdin-eof', '--listen', '127.0.0.1:0', '--credentials', credentials, '--drone-registry-secret-file', secretFile],
-      { GOCD_REGISTRY_BRIDGE_TOKEN: 'p5-gocd-token-0123456789abcdef', ...README_ENV, ...passwordEnv() },
+      [...profile, ...STANDALONE_SERVE.nodeFlags, path.join(ROOT, 'dist', 'gocd-registry-bridge.js'), 'serve', '--exit-on-stdin-eof', '--listen', '127.0.0.1:0', '--credentials', credentials, '--drone-registry-secret-file', secretFile],
+      { GOCD_REGISTRY_BRIDGE_TOKEN: 'p5-gocd-token-0123456789abcdef', ...STANDALONE_SERVE.env, ...passwordEnv() },
       sidecarLog,
     );
     children.push(sidecar.child);

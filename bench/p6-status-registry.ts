@@ -11,8 +11,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startActionReceiver } from '../test/support/action-receiver';
 import { createDatabase, startPostgres } from '../test/support/postgres-server';
-import { exited, startProcess } from './p5-drone-registry';
-import { cpuMsOf, log, memoryOf, percentile, ROOT, round, Row, spread } from './support';
+import { exited, STANDALONE_SERVE, startProcess } from './p5-drone-registry';
+import { cpuMsOf, diagnosisNodeFlags, log, memoryOf, percentile, ROOT, round, Row, spread } from './support';
 
 const WAVES = 1000;
 const REPOS = 5;
@@ -75,15 +75,14 @@ async function measure(engine: EngineRun['engine'], dir: string, storeArgs: stri
   let child: ChildProcess | undefined;
   try {
     const serve = await startProcess(
-      [path.join(ROOT, 'dist', 'gocd-registry-bridge.js'), 'serve', '--exit-on-stdin-eof', '--listen', '127.0.0.1:0', '--status-registry-token-file', path.join(dir, 'tokens'), ...storeArgs],
+      [...STANDALONE_SERVE.nodeFlags, ...diagnosisNodeFlags(), path.join(ROOT, 'dist', 'gocd-registry-bridge.js'), 'serve', '--exit-on-stdin-eof', '--listen', '127.0.0.1:0', '--status-registry-token-file', path.join(dir, 'tokens'), ...storeArgs],
       // As the README runs a standalone serve with the registry: NODE_PATH for the native SQLite driver the bundle
-      // leaves out, and the shim's memory settings (P4).
+      // leaves out, and its memory settings.
       {
         GOCD_REGISTRY_BRIDGE_TOKEN: 'p6-gocd-token-0123456789abcdef',
         GOCD_REGISTRY_BRIDGE_LOG_LEVEL: 'warn',
         NODE_PATH: path.join(ROOT, 'node_modules'),
-        NODE_OPTIONS: '--max-semi-space-size=1',
-        MALLOC_ARENA_MAX: '2',
+        ...STANDALONE_SERVE.env,
       },
       path.join(dir, `serve-${engine}.log`),
     );

@@ -261,3 +261,13 @@ export function round(value: number, digits = 1): number {
   const scale = 10 ** digits;
   return Math.round(value * scale) / scale;
 }
+
+/**
+ * The diagnosis switches for a node process the benchmark starts itself, as stage.ts reads them for the sidecar:
+ * BENCH_CPU_PROF=<dir> (a V8 CPU profile written there at exit) and BENCH_NODE_FLAGS (after the product's own flags,
+ * so they win).
+ */
+export function diagnosisNodeFlags(): string[] {
+  const { BENCH_CPU_PROF, BENCH_NODE_FLAGS } = process.env;
+  return [...(BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(BENCH_CPU_PROF)}`] : []), ...(BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean)];
+}

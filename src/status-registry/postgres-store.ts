@@ -1,11 +1,19 @@
-// The engine for several nodes: PostgreSQL through pg. Each update locks its row (SELECT … FOR UPDATE) before
-// reading it, so two serve processes on one database apply reports and take the action's claim one after the
-// other. A record's first write races only with another first write: the loser's INSERT hits the primary key,
-// rolls back and runs again, this time locking the row the winner wrote.
+// The engine for several nodes: PostgreSQL through pg. Updates are compare-and-set on the row version (xmin, the
+// id of the transaction that last wrote the row), with no transaction held open across round trips:
+// - this process remembers each record it last read or wrote with its version, so an update usually takes one round
+//   trip: UPDATE … WHERE xmin = <remembered> RETURNING the new version;
+// - when another node wrote in between (nothing updated), or nothing is remembered, it reads the record afresh and
+//   tries once more the same way (a first write: INSERT … ON CONFLICT DO NOTHING);
+// - losing that race too means others are writing the same record now: the update then runs under a row lock
+//   (SELECT … FOR UPDATE in a transaction), so a burst on one record queues instead of retrying without end.
+// A remembered record only ever starts a write that PostgreSQL checks; an answer that writes nothing (a refusal, a
+// repeat) is always computed from a fresh read. So two serve processes on one database apply reports and take the
+// action's claim one after the other.
 
+import { LRUCache } from 'lru-cache';
 import { Pool, PoolClient } from 'pg';
 import type { PackageRecord } from './record';
-import { indexedColumns, schemaSql, RecordFilter, RecordStore } from './store';
+import { Change, indexedColumns, schemaSql, RecordFilter, RecordKey, RecordStore } from './store';
 
 const UNIQUE_VIOLATION = '23505';
 // Two processes that start together both run CREATE TABLE IF NOT EXISTS, which can still collide in the catalog:
@@ -14,8 +22,8 @@ const SCHEMA_LOCK = 0x5747_0012;
 
 
 export async function openPostgresStore(url: string): Promise<RecordStore> {
-  // Each update holds its connection for a few round trips; on a small database host more connections than this only
-  // queue inside PostgreSQL (P6: 10 → 5 gave 584 → 653 reports/s, one run each).
+  // On a small database host more connections than this only queue inside PostgreSQL (P6, when every update took
+  // the lock: 10 → 5 gave 584 → 653 reports/s, one run each).
   const pool = new Pool({ connectionString: url, max: 5 });
   // An idle connection the server dropped must not take the process down; the next query opens another.
   pool.on('error', () => undefined);
@@ -23,30 +31,33 @@ export async function openPostgresStore(url: string): Promise<RecordStore> {
     await client.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK]);
     await client.query(schemaSql('BIGINT'));
   });
+  const known = new LRUCache<string, Versioned>({ max: REMEMBERED_RECORDS });
+  const remember = (key: RecordKey, doc: string, version: string | undefined): void => {
+    if (version === undefined) known.delete(keyOf(key));
+    else known.set(keyOf(key), { doc, version });
+  };
+  /** The write of next over the row at version, or of a first row: true when it landed. */
+  const write = async (key: RecordKey, next: PackageRecord, version: string | undefined): Promise<boolean> => {
+    const { values, doc } = rowOf(key, next);
+    const { rows } = await pool.query<{ version: string }>(version === undefined ? { ...INSERT_NEW, values } : { ...UPDATE_IF_UNCHANGED, values: [...values, version] });
+    remember(key, doc, rows[0]?.version);
+    return rows.length === 1;
+  };
   return {
     async update(key, change) {
-      for (let attempt = 1; ; attempt += 1) {
-        try {
-          return await inTransaction(pool, async (client) => {
-            const { rows } = await client.query<{ doc: string }>('SELECT doc FROM status_records WHERE package = $1 AND version = $2 FOR UPDATE', [key.package, key.version]);
-            const current = rows[0] && (JSON.parse(rows[0].doc) as PackageRecord);
-            const { next, result } = change(current);
-            if (next) {
-              const { verdict, actionState, doc } = indexedColumns(next);
-              const values = [key.package, key.version, verdict, actionState, Date.now(), doc];
-              await client.query(
-                current
-                  ? 'UPDATE status_records SET verdict = $3, action_state = $4, updated_at_ms = $5, doc = $6 WHERE package = $1 AND version = $2'
-                  : 'INSERT INTO status_records (package, version, verdict, action_state, updated_at_ms, doc) VALUES ($1, $2, $3, $4, $5, $6)',
-                values,
-              );
-            }
-            return result;
-          });
-        } catch (err) {
-          if ((err as { code?: string }).code !== UNIQUE_VIOLATION || attempt >= 3) throw err;
-        }
+      const remembered = known.get(keyOf(key));
+      // A change that refuses (throws) or writes nothing may have seen a record another node has changed since:
+      // only a fresh read decides those.
+      if (remembered) {
+        const fromRemembered = unlessThrown(() => change(JSON.parse(remembered.doc) as PackageRecord));
+        if (fromRemembered?.next && (await write(key, fromRemembered.next, remembered.version))) return fromRemembered.result;
       }
+      const { rows } = await pool.query<{ doc: string; version: string }>({ ...SELECT_VERSIONED, values: [key.package, key.version] });
+      const fresh = rows[0];
+      if (fresh) remember(key, fresh.doc, fresh.version);
+      const { next, result } = change(fresh && (JSON.parse(fresh.doc) as PackageRecord));
+      if (!next || (await write(key, next, fresh?.version))) return result;
+      return updateLocked(pool, key, change);
     },
     async get(key) {
       const { rows } = await pool.query<{ doc: string }>('SELECT doc FROM status_records WHERE package = $1 AND version = $2', [key.package, key.version]);
@@ -72,6 +83,58 @@ export async function openPostgresStore(url: string): Promise<RecordStore> {
       await pool.end();
     },
   };
+}
+
+// Records this process remembers with their row version: the waves it is taking reports for. A record is ~1 kB of
+// JSON; lru-cache allocates its slots up front.
+const REMEMBERED_RECORDS = 1000;
+
+interface Versioned {
+  doc: string;
+  version: string;
+}
+
+const keyOf = (key: RecordKey): string => JSON.stringify([key.package, key.version]);
+
+// The statements of every update, named: each connection has PostgreSQL parse and plan them once, not per call.
+const SELECT_VERSIONED = { name: 'status-select-versioned', text: 'SELECT doc, xmin::text AS version FROM status_records WHERE package = $1 AND version = $2' };
+const INSERT_FIRST = 'INSERT INTO status_records (package, version, verdict, action_state, updated_at_ms, doc) VALUES ($1, $2, $3, $4, $5, $6)';
+const INSERT_NEW = { name: 'status-insert-new', text: `${INSERT_FIRST} ON CONFLICT (package, version) DO NOTHING RETURNING xmin::text AS version` };
+const UPDATE_IF_UNCHANGED = {
+  name: 'status-update-if-unchanged',
+  text: 'UPDATE status_records SET verdict = $3, action_state = $4, updated_at_ms = $5, doc = $6 WHERE package = $1 AND version = $2 AND xmin = $7::xid RETURNING xmin::text AS version',
+};
+const UPDATE_LOCKED = 'UPDATE status_records SET verdict = $3, action_state = $4, updated_at_ms = $5, doc = $6 WHERE package = $1 AND version = $2';
+
+function unlessThrown<T>(work: () => T): T | undefined {
+  try {
+    return work();
+  } catch {
+    return undefined;
+  }
+}
+
+/** The parameters of the INSERT and UPDATE statements ($1–$6), and the record's JSON among them. */
+function rowOf(key: RecordKey, next: PackageRecord): { values: unknown[]; doc: string } {
+  const { verdict, actionState, doc } = indexedColumns(next);
+  return { values: [key.package, key.version, verdict, actionState, Date.now(), doc], doc };
+}
+
+/** The update under a row lock, for a record others are writing too. */
+async function updateLocked<T>(pool: Pool, key: RecordKey, change: (current: PackageRecord | undefined) => Change<T>): Promise<T> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await inTransaction(pool, async (client) => {
+        const { rows } = await client.query<{ doc: string }>('SELECT doc FROM status_records WHERE package = $1 AND version = $2 FOR UPDATE', [key.package, key.version]);
+        const current = rows[0] && (JSON.parse(rows[0].doc) as PackageRecord);
+        const { next, result } = change(current);
+        if (next) await client.query(current ? UPDATE_LOCKED : INSERT_FIRST, rowOf(key, next).values);
+        return result;
+      });
+    } catch (err) {
+      if ((err as { code?: string }).code !== UNIQUE_VIOLATION || attempt >= 3) throw err;
+    }
+  }
 }
 
 async function inTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {

@@ -161,6 +161,20 @@ export function describeStoreContract(engine: string, harness: EngineHarness): v
       expect([receiver.calls.length, (await nodes[1]!.get(KEY)).builds.length]).toEqual([1, 40]);
     });
 
+    it('judges a report on the wave another node registered since, never on what this node saw last', async () => {
+      const nodes = [service(stores[0]!), service(await openAnother())];
+      await register(nodes[0]!, KEY, ['o/old']);
+      await report(nodes[0]!, KEY, 'o/old', 'failure');
+      await nodes[0]!.idle();
+      await register(nodes[1]!, KEY, ['o/new-a', 'o/new-b']);
+      // o/new-a is unknown to the wave node 0 wrote last, and o/old is not in the new one.
+      const view = await report(nodes[0]!, KEY, 'o/new-a', 'success');
+      expect([view.wave, view.builds.map((b) => b.repo), await refusal(report(nodes[0]!, KEY, 'o/old', 'success'))]).toEqual([2, ['o/new-a'], 409]);
+      await report(nodes[0]!, KEY, 'o/new-b', 'success');
+      await nodes[0]!.idle();
+      expect(receiver.calls.map((call) => (JSON.parse(call.body) as { wave: number; verdict: string }).verdict)).toEqual(['failure', 'success']);
+    });
+
     it('counts a 401 as failed, retries a bounded number of times, then a manual retry with the same key succeeds (spec §7.8)', async () => {
       const registry = service(stores[0]!);
       receiver.answer.status = 401;
