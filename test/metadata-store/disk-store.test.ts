@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -110,13 +110,11 @@ describe('the on-disk metadata cache', () => {
   it('stays within its bound, dropping the least recently used entries', async () => {
     const store = await open({ maxEntries: 10 });
     const fileOfKey = (i: number) => path.join(dir, 'tag', `${createHash('sha256').update(`key ${i}`).digest('hex')}.json`);
-    const usedMs = (i: number) => statSync(fileOfKey(i)).mtimeMs;
     for (let i = 0; i < 10; i += 1) {
       store.write('tag', `key ${i}`, `sha256:${i}`);
       await until(() => existsSync(fileOfKey(i)));
     }
     expect(await store.read('tag', 'key 0')).toBe('sha256:0'); // used: now kept over keys 1 to 9
-    await until(() => usedMs(0) > usedMs(9));
     for (let i = 10; i < 14; i += 1) {
       store.write('tag', `key ${i}`, `sha256:${i}`);
       await until(() => existsSync(fileOfKey(i)) && filesOf('tag').length <= 10);
@@ -124,6 +122,22 @@ describe('the on-disk metadata cache', () => {
     expect(await store.read('tag', 'key 13')).toBe('sha256:13');
     expect(await store.read('tag', 'key 0')).toBe('sha256:0');
     expect(await store.read('tag', 'key 1')).toBeUndefined();
+  });
+
+  it('after a restart, drops entries by the last use their files record: a read touches a file not used for a day', async () => {
+    const before = await open({ maxEntries: 10 });
+    const fileOfKey = (i: number) => path.join(dir, 'tag', `${createHash('sha256').update(`key ${i}`).digest('hex')}.json`);
+    for (let i = 0; i < 10; i += 1) before.write('tag', `key ${i}`, `sha256:${i}`);
+    const daysAgo = (days: number) => new Date(Date.now() - days * 24 * 60 * 60 * 1000);
+    for (let i = 0; i < 10; i += 1) utimesSync(fileOfKey(i), daysAgo(10 - i), daysAgo(10 - i)); // key 0 the oldest
+    const restarted = await open({ maxEntries: 10 });
+    expect(await restarted.read('tag', 'key 0')).toBe('sha256:0');
+    expect(Date.now() - statSync(fileOfKey(0)).mtimeMs).toBeLessThan(60_000);
+    const again = await open({ maxEntries: 10 });
+    again.write('tag', 'key 10', 'sha256:10');
+    await until(() => filesOf('tag').length <= 9);
+    // Key 0's touch outlived the restart; keys 1 and 2 had the oldest files.
+    expect(await Promise.all([0, 1, 2, 3].map((i) => again.read('tag', `key ${i}`)))).toEqual(['sha256:0', undefined, undefined, 'sha256:3']);
   });
 
   it('refuses a dir another user owns, naming it and the fix', async () => {
