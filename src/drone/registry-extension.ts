@@ -53,7 +53,13 @@ interface Entitlement {
   finished?: FinishedAnswer;
 }
 
-type EntitledItem = { address: string; json: string } | { exchange: CredentialsEntry };
+/** `{"address","username","password"}`, serialised, with its address for the log line. */
+interface AnswerItem {
+  address: string;
+  json: string;
+}
+
+type EntitledItem = AnswerItem | { exchange: CredentialsEntry };
 
 interface FinishedAnswer {
   /** The JSON array of logins; undefined when there is none (204). */
@@ -147,15 +153,15 @@ export class DroneRegistryExtension {
     return entitlement;
   }
 
-  /** Each entry's item, `{"address","username","password"}` for one with its own login, serialised here once. */
+  /** Each entry's answer item, serialised here once for an entry with its own login. */
   private entitle(entries: readonly CredentialsEntry[]): Entitlement {
     const items = entries.flatMap((entry): EntitledItem[] => {
       const own = entryCredentials(entry);
       if (own) return [{ address: entry.address, json: answerItem(entry.address, own) }];
       return this.options.exchangeLogin ? [{ exchange: entry }] : [];
     });
-    if (items.some((item) => 'exchange' in item)) return { items };
-    return { items, finished: finish(items as { address: string; json: string }[]) };
+    const answerItems = items.filter((item): item is AnswerItem => !('exchange' in item));
+    return answerItems.length === items.length ? { items, finished: finish(answerItems) } : { items };
   }
 
   /**
@@ -167,7 +173,7 @@ export class DroneRegistryExtension {
     return finish(logins.filter((login) => login !== undefined));
   }
 
-  private async exchangeLogin(entry: CredentialsEntry): Promise<{ address: string; json: string } | undefined> {
+  private async exchangeLogin(entry: CredentialsEntry): Promise<AnswerItem | undefined> {
     try {
       const login = await this.options.exchangeLogin?.(entry);
       return login && { address: entry.address, json: answerItem(entry.address, login) };
@@ -182,7 +188,7 @@ function answerItem(address: string, login: RegistryLogin): string {
   return JSON.stringify({ address, username: login.username, password: login.password });
 }
 
-function finish(items: readonly { address: string; json: string }[]): FinishedAnswer {
+function finish(items: readonly AnswerItem[]): FinishedAnswer {
   const addresses = new SerializedJson(JSON.stringify(items.map((item) => item.address)));
   return { json: items.length === 0 ? undefined : Buffer.from(`[${items.map((item) => item.json).join(',')}]`), addresses };
 }
