@@ -6,6 +6,9 @@
 // matching over 200 entries, the log line), not what HTTP on node costs. Runs alternate sidecar / floor so a
 // neighbour's load on the shared machine falls on both. Requests are signed once, before the runs (the TS signer,
 // as drone-go signs; drone-go itself is proven compatible in test/drone): a Date within the 300 s clock window.
+// The 10 clients replay 10 builds, so after the first request each is answered from the sidecar's answer cache. A
+// diagnosis row after the runs shows the other end: every request a build the cache does not hold (a pool of 2,000
+// distinct repositories, twice the cache, asked in turn), with the RSS that leaves.
 
 import { ChildProcess, spawn } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,20 +16,24 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { signDroneRequest } from '../test/support/drone-signer';
-import { cpuMsOf, log, memoryOf, percentile, ROOT, round, Row, spread } from './support';
+import { cpuMsOf, diagnosisNodeFlags, log, memoryOf, percentile, ROOT, round, Row, spread } from './support';
 
 const ENTRIES = 200;
 const CLIENTS = 10;
 const WARM_UP_MS = 5000;
 const RUN_MS = 5000;
 const RUNS = 4;
+// Twice the extension's cache of builds (REMEMBERED_BUILDS), asked round-robin: each request evicted before its turn.
+const DISTINCT_BUILDS = 2000;
+const DISTINCT_RUNS = 2;
 const TEAMS = 10;
 const EVENTS = ['push', 'tag', 'pull_request', 'cron'] as const;
 const SECRET = 'p5-drone-secret-0123456789abcdef0123456789';
 const MIB_PER_MB = 1e6 / 2 ** 20;
-// `serve` as the README's Drone section runs it (command line, systemd unit, container): the shim's memory settings.
+// `serve` as the README runs it (Drone section: command line, systemd unit, container; the status registry the same
+// way): the shim's memory settings, and the old generation collected once it grows by half.
 export const STANDALONE_SERVE = {
-  nodeFlags: ['--max-semi-space-size=1'],
+  nodeFlags: ['--max-semi-space-size=1', '--heap-growing-percent=50'],
   env: { MALLOC_ARENA_MAX: '2', MALLOC_TRIM_THRESHOLD_: '131072', MALLOC_MMAP_THRESHOLD_: '131072' },
 };
 
@@ -51,17 +58,27 @@ interface Run {
   serverCpuPercent: number;
 }
 
-/** A Drone build of team <c>: its repo, namespace, event and branch pick which filtered entries it gets. */
-function requestBody(client: number): Buffer {
-  const team = `team-${client % TEAMS}`;
-  const event = EVENTS[client % EVENTS.length]!;
-  const slug = `${team}/service-${client}`;
+/** Build <n> of team <n mod 10>: its repo, namespace, event and branch pick which filtered entries it gets. */
+function requestBody(n: number): Buffer {
+  const team = `team-${n % TEAMS}`;
+  const event = EVENTS[n % EVENTS.length]!;
+  const slug = `${team}/service-${n}`;
   return Buffer.from(
     JSON.stringify({
-      repo: { slug, namespace: team, name: `service-${client}` },
-      build: { event, target: client % 3 === 0 ? 'release/1.2' : 'main', source_repo: event === 'pull_request' ? `fork-${client}/service-${client}` : slug },
+      repo: { slug, namespace: team, name: `service-${n}` },
+      build: { event, target: n % 3 === 0 ? 'release/1.2' : 'main', source_repo: event === 'pull_request' ? `fork-${n}/service-${n}` : slug },
     }),
   );
+}
+
+/** Build n's request, signed now, with the sidecar's answer to it recorded. */
+async function signedVariant(agent: http.Agent, port: number, n: number): Promise<Variant> {
+  const body = requestBody(n);
+  const headers = { ...signDroneRequest({ secret: SECRET, body }), 'Content-Length': String(body.length) };
+  const reply = await post(agent, port, headers, body);
+  if (reply.status !== 200) throw new Error(`p5: the sidecar answered build ${n}'s request ${reply.status}: ${reply.body.toString('utf8').slice(0, 300)}`);
+  const logins = (JSON.parse(reply.body.toString('utf8')) as unknown[]).length;
+  return { body, headers, status: reply.status, answer: reply.body, contentType: reply.contentType, logins };
 }
 
 /**
@@ -120,10 +137,8 @@ export async function runP5(): Promise<{ rows: Row[]; details: unknown }> {
   const children: ChildProcess[] = [];
   const agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS });
   try {
-    // BENCH_CPU_PROF=<dir>, as in stage.ts: the sidecar writes a V8 CPU profile there when it exits.
-    const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_CPU_PROF)}`] : [];
     const sidecar = await startProcess(
-      [...profile, ...STANDALONE_SERVE.nodeFlags, path.join(ROOT, 'dist', 'gocd-registry-bridge.js'), 'serve', '--exit-on-stdin-eof', '--listen', '127.0.0.1:0', '--credentials', credentials, '--drone-registry-secret-file', secretFile],
+      [...STANDALONE_SERVE.nodeFlags, ...diagnosisNodeFlags(), path.join(ROOT, 'dist', 'gocd-registry-bridge.js'), 'serve', '--exit-on-stdin-eof', '--listen', '127.0.0.1:0', '--credentials', credentials, '--drone-registry-secret-file', secretFile],
       { GOCD_REGISTRY_BRIDGE_TOKEN: 'p5-gocd-token-0123456789abcdef', ...STANDALONE_SERVE.env, ...passwordEnv() },
       sidecarLog,
     );
@@ -133,14 +148,8 @@ export async function runP5(): Promise<{ rows: Row[]; details: unknown }> {
 
     // Signed once: each client sends its own request's bytes, to the sidecar and to the floor alike.
     const variants: Variant[] = [];
-    for (let c = 0; c < CLIENTS; c += 1) {
-      const body = requestBody(c);
-      const headers = { ...signDroneRequest({ secret: SECRET, body }), 'Content-Length': String(body.length) };
-      const reply = await post(agent, sidecar.port, headers, body);
-      if (reply.status !== 200) throw new Error(`p5: the sidecar answered client ${c}'s request ${reply.status}: ${reply.body.toString('utf8').slice(0, 300)}`);
-      const logins = (JSON.parse(reply.body.toString('utf8')) as unknown[]).length;
-      variants.push({ body, headers, status: reply.status, answer: reply.body, contentType: reply.contentType, logins });
-    }
+    for (let c = 0; c < CLIENTS; c += 1) variants.push(await signedVariant(agent, sidecar.port, c));
+    const replayed = variants.map((variant) => [variant]);
     log(`p5: sidecar answers ${variants.map((v) => `${v.logins} logins (${v.answer.length} B)`).join(', ')}`);
 
     const floor = await startFloor(dir, variants);
@@ -152,13 +161,13 @@ export async function runP5(): Promise<{ rows: Row[]; details: unknown }> {
     }
 
     log(`p5: warming up ${WARM_UP_MS / 1000} s each`);
-    await drive(agent, sidecar.port, variants, WARM_UP_MS);
-    await drive(agent, floor.port, variants, WARM_UP_MS);
+    await drive(agent, sidecar.port, replayed, WARM_UP_MS);
+    await drive(agent, floor.port, replayed, WARM_UP_MS);
     const runs: Run[] = [];
     for (let r = 1; r <= RUNS; r += 1) {
       for (const [server, port, pid] of [['sidecar', sidecar.port, sidecarPid], ['floor', floor.port, floorPid]] as const) {
         const cpu0 = cpuMsOf(pid);
-        const result = await drive(agent, port, variants, RUN_MS);
+        const result = await drive(agent, port, replayed, RUN_MS);
         const run: Run = { server, ...result, serverCpuPercent: round((100 * (cpuMsOf(pid) - cpu0)) / result.durationMs, 0) };
         delete (run as Partial<typeof result>).durationMs;
         runs.push(run);
@@ -167,6 +176,21 @@ export async function runP5(): Promise<{ rows: Row[]; details: unknown }> {
     }
     const memory = memoryOf(sidecarPid);
     const floorMemory = memoryOf(floorPid);
+
+    log(`p5: signing ${DISTINCT_BUILDS} distinct builds`);
+    const pool: Variant[] = [];
+    for (let n = CLIENTS; n < CLIENTS + DISTINCT_BUILDS; n += 1) pool.push(await signedVariant(agent, sidecar.port, n));
+    const poolOf = (c: number) => pool.filter((_, i) => i % CLIENTS === c);
+    const distinctRuns: Run[] = [];
+    for (let r = 1; r <= DISTINCT_RUNS; r += 1) {
+      const cpu0 = cpuMsOf(sidecarPid);
+      const result = await drive(agent, sidecar.port, variants.map((_, c) => poolOf(c)), RUN_MS);
+      const run: Run = { server: 'sidecar', ...result, serverCpuPercent: round((100 * (cpuMsOf(sidecarPid) - cpu0)) / result.durationMs, 0) };
+      delete (run as Partial<typeof result>).durationMs;
+      distinctRuns.push(run);
+      log(`p5: distinct builds run ${r}: ${run.requestsPerS} requests/s, p50 ${run.p50Ms} ms, p99 ${run.p99Ms} ms, server CPU ${run.serverCpuPercent}% of a core`);
+    }
+    const distinctMemory = memoryOf(sidecarPid);
     const logLines = readFileSync(sidecarLog, 'utf8').split('\n').filter(Boolean);
     const served = logLines.filter((line) => line.includes('"drone registry request"')).length;
 
@@ -206,6 +230,22 @@ export async function runP5(): Promise<{ rows: Row[]; details: unknown }> {
         pass: memory.peakRssMiB / MIB_PER_MB <= 80,
         note: `judged on VmHWM (peak) ${round(memory.peakRssMiB / MIB_PER_MB)} MB; at start ${round(rssAtStart.rssMiB / MIB_PER_MB)} MB; floor server ${round(floorMemory.rssMiB / MIB_PER_MB)} MB`,
       },
+      {
+        metric: `diagnosis: every request a build the answer cache does not hold (${DISTINCT_BUILDS} distinct repositories in turn), requests/s (per run)`,
+        target: '—',
+        unit: '/s',
+        value: spread(distinctRuns.map((run) => run.requestsPerS)),
+        pass: null,
+        note: `p50 ${spread(distinctRuns.map((run) => run.p50Ms)).median} ms, p99 ${spread(distinctRuns.map((run) => run.p99Ms)).median} ms (medians); sidecar CPU ${cpuPerRequestUs(distinctRuns)} µs a request, against ${cpuPerRequestUs(ours)} µs replaying 10 builds`,
+      },
+      {
+        metric: 'diagnosis: sidecar RSS after the distinct builds (VmRSS)',
+        target: '—',
+        unit: 'MB',
+        value: spread([round(distinctMemory.rssMiB / MIB_PER_MB)]),
+        pass: null,
+        note: `VmHWM (peak) ${round(distinctMemory.peakRssMiB / MIB_PER_MB)} MB`,
+      },
     ];
     return {
       rows,
@@ -216,6 +256,7 @@ export async function runP5(): Promise<{ rows: Row[]; details: unknown }> {
         runMs: RUN_MS,
         answers: variants.map((v) => ({ logins: v.logins, bytes: v.answer.length, requestBytes: v.body.length })),
         runs,
+        distinctBuilds: { builds: DISTINCT_BUILDS, runs: distinctRuns, memory: distinctMemory },
         memory: { sidecar: memory, sidecarAtStart: rssAtStart, floor: floorMemory },
         sidecarLogLines: { total: logLines.length, droneRequests: served },
       },
@@ -283,14 +324,20 @@ async function startFloor(dir: string, variants: Variant[]): Promise<{ child: Ch
   return startProcess([script], {}, path.join(dir, 'floor.log'));
 }
 
-/** CLIENTS loops, client c sending variant c one request after another, for ms; every answer checked. */
-async function drive(agent: http.Agent, port: number, variants: Variant[], ms: number) {
+/** Microseconds of sidecar CPU a request, over the runs. */
+function cpuPerRequestUs(runs: readonly Run[]): number {
+  return Math.round(spread(runs.map((run) => (run.serverCpuPercent / 100 / run.requestsPerS) * 1e6)).median);
+}
+
+/** One loop per client, client c sending its variants in turn, one request after another, for ms; every answer checked. */
+async function drive(agent: http.Agent, port: number, perClient: Variant[][], ms: number) {
   const latencies: number[] = [];
   const began = performance.now();
   const until = began + ms;
   await Promise.all(
-    variants.map(async (variant, c) => {
-      while (performance.now() < until) {
+    perClient.map(async (variants, c) => {
+      for (let i = 0; performance.now() < until; i += 1) {
+        const variant = variants[i % variants.length]!;
         const sent = performance.now();
         const reply = await post(agent, port, variant.headers, variant.body);
         latencies.push(performance.now() - sent);

@@ -4,6 +4,11 @@
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type LogFields = Record<string, unknown>;
 
+/** A field's value already serialised to JSON, written into the line as it is: for a value logged again and again. */
+export class SerializedJson {
+  constructor(readonly json: string) {}
+}
+
 export interface Logger {
   debug(msg: string, fields?: LogFields): void;
   info(msg: string, fields?: LogFields): void;
@@ -35,8 +40,16 @@ export function createLogger(write: (line: string) => void, minLevel: LogLevel =
   };
   const emit = (level: LogLevel, msg: string, fields?: LogFields): void => {
     if (LEVEL_RANK[level] < LEVEL_RANK[minLevel]) return;
-    const line = JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields }, errorReplacer);
-    write(scrub(line));
+    // Written field by field rather than as one object, so a SerializedJson goes in as it is: the Drone extension
+    // logs the same 20-40 addresses for a build again and again. A field named time, level or msg comes after the
+    // line's own, and JSON.parse keeps the last of two equal keys.
+    let line = `{"time":"${new Date().toISOString()}","level":"${level}","msg":${JSON.stringify(msg)}`;
+    for (const key in fields) {
+      const value = fields[key];
+      const json = value instanceof SerializedJson ? value.json : JSON.stringify(value, errorReplacer);
+      if (json !== undefined) line += `,${JSON.stringify(key)}:${json}`;
+    }
+    write(scrub(`${line}}`));
   };
   return {
     debug: (msg, fields) => emit('debug', msg, fields),

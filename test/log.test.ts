@@ -1,4 +1,4 @@
-import { createLogger } from '../src/log';
+import { createLogger, SerializedJson } from '../src/log';
 
 describe('createLogger', () => {
   const logger = () => {
@@ -49,5 +49,18 @@ describe('createLogger', () => {
     log.registerSecret('abc');
     log.info('abc is fine');
     expect(JSON.parse(lines[0]!).msg).toBe('abc is fine');
+  });
+
+  it('writes a SerializedJson field as it is, masked like any other, and leaves out undefined fields', () => {
+    const { log, lines } = logger();
+    log.registerSecret('hunter22');
+    log.info('served', { addresses: new SerializedJson('["a.example.com","hunter22.example.com"]'), status: 200, gone: undefined });
+    expect(JSON.parse(lines[0]!)).toEqual({ time: expect.any(String), level: 'info', msg: 'served', addresses: ['a.example.com', '***.example.com'], status: 200 });
+  });
+
+  it('writes an Error field with its name, message and stack', () => {
+    const { log, lines } = logger();
+    log.error('failed', { error: new TypeError('bad thing') });
+    expect(JSON.parse(lines[0]!).error).toMatchObject({ name: 'TypeError', message: 'bad thing', stack: expect.stringContaining('bad thing') });
   });
 });

@@ -10,6 +10,7 @@ import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import Ajv, { ErrorObject, ValidateFunction } from 'ajv';
 import { isNode, isPair, isScalar, isSeq, LineCounter, parseDocument, visit } from 'yaml';
+import { cacheKey } from '../cache-key';
 import { BridgeError, BridgeErrorInit } from '../errors';
 import type { Logger } from '../log';
 import { credentialsFileSchema, DRONE_EVENTS, DroneEvent, ENTRY_KEYS, RawCredentialsEntry, STRING_KEYS } from './credentials-file-schema';
@@ -54,6 +55,23 @@ export interface CredentialsEntry {
 export interface DroneCredentialsRequest {
   repo: { slug?: string; namespace?: string };
   build: { event?: string; target?: string; sourceRepo?: string };
+}
+
+/**
+ * Everything entitledFor reads of a request, as one string: two requests with the same key are entitled to the same
+ * entries of one file version. A filter that reads another field must add it here, or answers cached by this key
+ * (the Drone extension's) go to builds the filter would refuse.
+ */
+export function entitlementKey(request: DroneCredentialsRequest): string {
+  const { slug, namespace } = request.repo;
+  const { event, target } = request.build;
+  return cacheKey(slug, namespace, event, target, isForkBuild(request));
+}
+
+/** A pull request from a fork runs code its author chose: deny_forks withholds credentials from it. */
+function isForkBuild(request: DroneCredentialsRequest): boolean {
+  const { sourceRepo } = request.build;
+  return sourceRepo !== undefined && sourceRepo !== '' && sourceRepo !== request.repo.slug;
 }
 
 export interface CredentialsFileOptions {
@@ -103,7 +121,8 @@ export class CredentialsList {
    */
   entitledFor(request: DroneCredentialsRequest): CredentialsEntry[] {
     const { slug, namespace } = request.repo;
-    const { event, target, sourceRepo } = request.build;
+    const { event, target } = request.build;
+    const isFork = isForkBuild(request);
     return this.entries.filter((entry, i) => {
       const { filters } = entry;
       const globs = this.globs[i]!;
@@ -111,8 +130,7 @@ export class CredentialsList {
       if (filters.namespaces && !(namespace !== undefined && filters.namespaces.includes(namespace))) return false;
       if (filters.events && !(event !== undefined && (filters.events as readonly string[]).includes(event))) return false;
       if (globs.branches && !(target !== undefined && globs.branches.some((glob) => glob.matches(target)))) return false;
-      // A pull request from a fork runs code its author chose: such a build must not receive credentials.
-      if (filters.denyForks && sourceRepo && sourceRepo !== slug) return false;
+      if (filters.denyForks && isFork) return false;
       return true;
     });
   }

@@ -4,8 +4,9 @@
 // makes the runner drop every credential, its own DRONE_DOCKER_CONFIG file included, so "nothing for this build"
 // is 204, never an error.
 
-import { CredentialsEntry, DroneCredentialsRequest, entryCredentials } from '../credentials';
-import type { Logger } from '../log';
+import { LRUCache } from 'lru-cache';
+import { CredentialsEntry, CredentialsList, DroneCredentialsRequest, entitlementKey, entryCredentials } from '../credentials';
+import { Logger, SerializedJson } from '../log';
 import { encryptAesGcm, isAesGcmKeyable } from './aesgcm';
 import { parseRegistryRequest } from './registry-request';
 import { SignatureOptions, SignatureRefusalOutcome, SignatureVerdict, SignedRequest, verifySignature } from './signature';
@@ -19,13 +20,17 @@ export interface RegistryLogin {
 }
 
 export interface DroneRegistryExtensionOptions extends SignatureOptions {
-  /** The credentials file (CredentialsFileStore): which entries a build may have, kept current by its reloads. */
-  credentials: { entitledFor(request: DroneCredentialsRequest): CredentialsEntry[] };
   /**
-   * The login an entitled entry stands for, or undefined to leave it out: the entry's own username and password,
-   * or (serve wires this) a token from the ECR exchange for an ECR registry.
+   * The credentials file (CredentialsFileStore): its current version, replaced whole on each reload. Answers are
+   * cached per version: a reload drops them all.
    */
-  resolveEntry(entry: CredentialsEntry): RegistryLogin | undefined | Promise<RegistryLogin | undefined>;
+  credentials: { readonly list: Pick<CredentialsList, 'entitledFor'> };
+  /**
+   * For an entitled entry without its own username and password, the login an exchange gives for it (serve wires the
+   * ECR exchange), or undefined to leave it out. Asked on every request that entry serves, since tokens change;
+   * without this option such entries are left out.
+   */
+  exchangeLogin?(entry: CredentialsEntry): Promise<RegistryLogin | undefined>;
   log: Logger;
   observe(outcome: DroneRequestOutcome): void;
 }
@@ -40,10 +45,40 @@ export interface DroneAnswer {
 
 const TEXT = 'text/plain; charset=utf-8';
 
-export const ownLogin = (entry: CredentialsEntry): RegistryLogin | undefined => entryCredentials(entry);
+/** What one build is entitled to, worked out once per credentials-file version. */
+interface Entitlement {
+  /** In file order: an entry's finished answer item, or an entry whose login comes from the exchange. */
+  items: readonly EntitledItem[];
+  /** The whole answer, when no item waits on an exchange. */
+  finished?: FinishedAnswer;
+}
+
+/** `{"address","username","password"}`, serialised, with its address for the log line. */
+interface AnswerItem {
+  address: string;
+  json: string;
+}
+
+type EntitledItem = AnswerItem | { exchange: CredentialsEntry };
+
+interface FinishedAnswer {
+  /** The JSON array of logins; undefined when there is none (204). */
+  json: Buffer | undefined;
+  /** The addresses it holds, for the log line. */
+  addresses: SerializedJson;
+}
+
+// Builds remembered per credentials-file version, and as many distinct entitlements: a site's repositories × the
+// events and branches they build. A build pushed out is worked out again, an entitlement scan over the file.
+const REMEMBERED_BUILDS = 1_000;
 
 export class DroneRegistryExtension {
-  private readonly answerItems = new WeakMap<CredentialsEntry, RegistryLogin & { json: string }>();
+  /** By entitlementKey: which entitlement a build has. */
+  private readonly builds = new LRUCache<string, Entitlement>({ max: REMEMBERED_BUILDS });
+  /** By the entitled entries' indexes: builds entitled to the same entries share one answer. */
+  private readonly entitlements = new LRUCache<string, Entitlement>({ max: REMEMBERED_BUILDS });
+  /** The file version the caches were filled from. */
+  private cachedList?: Pick<CredentialsList, 'entitledFor'>;
 
   constructor(private readonly options: DroneRegistryExtensionOptions) {}
 
@@ -69,14 +104,14 @@ export class DroneRegistryExtension {
       log.warn('drone registry request refused', { outcome: 'bad_body', reason: 'the body is not a JSON object' });
       return { status: 400, body: 'gocd-registry-bridge: Invalid Input: the body is not a JSON object', contentType: TEXT };
     }
-    const logins = await this.loginsFor(parsed);
-    const fields = { repo: parsed.repo.slug, event: parsed.build.event, addresses: logins.map((login) => login.address) };
-    if (logins.length === 0) {
+    const entitlement = this.entitlementOf(parsed);
+    const { json, addresses } = entitlement.finished ?? (await this.exchangeLogins(entitlement.items));
+    const fields = { repo: parsed.repo.slug, event: parsed.build.event, addresses };
+    if (json === undefined) {
       observe('none_entitled');
       log.info('drone registry request', { ...fields, status: 204 });
       return { status: 204, body: '', contentType: TEXT };
     }
-    const json = Buffer.from(`[${logins.map((login) => login.json).join(',')}]`);
     // drone-go's handler encrypts only for exactly this value, and the client decrypts only then.
     if (request.acceptEncoding !== 'aesgcm') {
       observe('served');
@@ -97,42 +132,63 @@ export class DroneRegistryExtension {
   }
 
   /**
-   * Every entitled entry's login, in file order (the runner takes the first that matches an image). An entry whose
-   * login cannot be had is left out with a warning: failing the call would cost the runner every other credential.
+   * Every entitled entry, in file order (the runner takes the first that matches an image), from the caches while
+   * the file version they were filled from is current.
    */
-  private async loginsFor(request: DroneCredentialsRequest): Promise<{ address: string; json: string }[]> {
-    const entries = this.options.credentials.entitledFor(request);
-    const pending = entries.map((entry) => this.loginOf(entry));
-    // Only an ECR exchange answers later: a request without one goes through with no promise per entry.
-    const logins = pending.some((login) => login instanceof Promise) ? await Promise.all(pending) : (pending as (RegistryLogin | undefined)[]);
-    return entries.flatMap((entry, i) => {
-      const login = logins[i];
-      return login ? [{ address: entry.address, json: this.answerItem(entry, login) }] : [];
+  private entitlementOf(request: DroneCredentialsRequest): Entitlement {
+    const { list } = this.options.credentials;
+    if (list !== this.cachedList) {
+      this.builds.clear();
+      this.entitlements.clear();
+      this.cachedList = list;
+    }
+    const key = entitlementKey(request);
+    const known = this.builds.get(key);
+    if (known) return known;
+    const entries = list.entitledFor(request);
+    const entriesKey = entries.map((entry) => entry.index).join();
+    const entitlement = this.entitlements.get(entriesKey) ?? this.entitle(entries);
+    this.entitlements.set(entriesKey, entitlement);
+    this.builds.set(key, entitlement);
+    return entitlement;
+  }
+
+  /** Each entry's answer item, serialised here once for an entry with its own login. */
+  private entitle(entries: readonly CredentialsEntry[]): Entitlement {
+    const items = entries.flatMap((entry): EntitledItem[] => {
+      const own = entryCredentials(entry);
+      if (own) return [{ address: entry.address, json: answerItem(entry.address, own) }];
+      return this.options.exchangeLogin ? [{ exchange: entry }] : [];
     });
+    const answerItems = items.filter((item): item is AnswerItem => !('exchange' in item));
+    return answerItems.length === items.length ? { items, finished: finish(answerItems) } : { items };
   }
 
   /**
-   * The entry's item of the answer, `{"address","username","password"}`, serialised once per entry and login: the
-   * same builds ask again and again, and an entry object lives until the file is reloaded.
+   * The answer with a fresh login from the exchange for each entry that needs one. An entry whose login cannot be
+   * had is left out with a warning: failing the call would cost the runner every other credential.
    */
-  private answerItem(entry: CredentialsEntry, login: RegistryLogin): string {
-    const known = this.answerItems.get(entry);
-    if (known && known.username === login.username && known.password === login.password) return known.json;
-    const json = JSON.stringify({ address: entry.address, username: login.username, password: login.password });
-    this.answerItems.set(entry, { username: login.username, password: login.password, json });
-    return json;
+  private async exchangeLogins(items: readonly EntitledItem[]): Promise<FinishedAnswer> {
+    const logins = await Promise.all(items.map((item) => ('exchange' in item ? this.exchangeLogin(item.exchange) : item)));
+    return finish(logins.filter((login) => login !== undefined));
   }
 
-  private loginOf(entry: CredentialsEntry): RegistryLogin | undefined | Promise<RegistryLogin | undefined> {
-    const leaveOut = (err: unknown): undefined => {
+  private async exchangeLogin(entry: CredentialsEntry): Promise<AnswerItem | undefined> {
+    try {
+      const login = await this.options.exchangeLogin?.(entry);
+      return login && { address: entry.address, json: answerItem(entry.address, login) };
+    } catch (err) {
       this.options.log.warn('drone registry request: an entry is left out, its login could not be had', { address: entry.address, line: entry.line, error: err });
       return undefined;
-    };
-    try {
-      const login = this.options.resolveEntry(entry);
-      return login instanceof Promise ? login.catch(leaveOut) : login;
-    } catch (err) {
-      return leaveOut(err);
     }
   }
+}
+
+function answerItem(address: string, login: RegistryLogin): string {
+  return JSON.stringify({ address, username: login.username, password: login.password });
+}
+
+function finish(items: readonly AnswerItem[]): FinishedAnswer {
+  const addresses = new SerializedJson(JSON.stringify(items.map((item) => item.address)));
+  return { json: items.length === 0 ? undefined : Buffer.from(`[${items.map((item) => item.json).join(',')}]`), addresses };
 }

@@ -49,6 +49,7 @@ const ALGORITHMS: Readonly<Record<string, 'sha256' | 'sha1'>> = { 'hmac-sha256':
 const PARAMETER = /\s*(\w+)="([^"]*)"\s*(?:,|$)/y;
 const REQUEST_TARGET = '(request-target)';
 const AUTHORIZATION_SCHEME = /^Signature\s+/i;
+const SHA256_PREFIX = 'sha-256=';
 
 /**
  * Checks a request's signature, in an order that tells a caller without the secret nothing but "invalid": the
@@ -67,10 +68,11 @@ export function verifySignature(request: SignedRequest, options: SignatureOption
   for (const required of ['date', 'digest']) {
     if (!names.includes(required)) return refuse(`the signed headers do not include ${required}`);
   }
-  const lines: string[] = [];
+  let signingString = '';
   for (const name of names) {
+    if (signingString !== '') signingString += '\n';
     if (name === REQUEST_TARGET) {
-      lines.push(`${REQUEST_TARGET}: ${request.method.toLowerCase()} ${request.target}`);
+      signingString += `${REQUEST_TARGET}: ${request.method.toLowerCase()} ${request.target}`;
       continue;
     }
     const values = request.headers[name];
@@ -78,11 +80,9 @@ export function verifySignature(request: SignedRequest, options: SignatureOption
     if (values !== undefined && values.length > 1) return refuse(`the signed header ${name} is repeated`);
     const value = values?.[0];
     if (value === undefined || value === '') return refuse(`the signed header ${name.slice(0, 40)} is missing`);
-    lines.push(`${name}: ${value}`);
+    signingString += `${name}: ${value}`;
   }
-  const signingString = lines.join('\n');
-  const presented = sha256(signature);
-  const secret = options.secrets.find((candidate) => timingSafeEqual(presented, sha256(createHmac(hash, candidate).update(signingString).digest('base64'))));
+  const secret = options.secrets.find((candidate) => isSameText(signature, createHmac(hash, candidate).update(signingString).digest('base64')));
   if (secret === undefined) return refuse('invalid signature');
 
   const digestProblem = checkDigest(request.headers.digest![0]!, request.body);
@@ -126,27 +126,46 @@ function signatureParameters(headers: SignedRequest['headers']): { parameters: R
 
 /** `SHA-256=<base64>` of the body; other algorithms in a list (RFC 3230) are ignored, the SHA-256 one is required. */
 function checkDigest(header: string, body: Buffer): string | undefined {
-  const sha256Values = header
-    .split(',')
-    .map((entry) => entry.trim())
-    .filter((entry) => /^sha-256=/i.test(entry))
-    .map((entry) => entry.slice('sha-256='.length));
-  if (sha256Values.length !== 1) return 'the Digest header has no single SHA-256 value';
-  const expected = createHash('sha256').update(body).digest('base64');
-  return timingSafeEqual(sha256(sha256Values[0]!), sha256(expected)) ? undefined : 'the Digest does not match the body';
+  let sha256Value: string | undefined;
+  for (const entry of header.split(',')) {
+    const trimmed = entry.trim();
+    if (trimmed.length < SHA256_PREFIX.length || trimmed.slice(0, SHA256_PREFIX.length).toLowerCase() !== SHA256_PREFIX) continue;
+    if (sha256Value !== undefined) return 'the Digest header has no single SHA-256 value';
+    sha256Value = trimmed.slice(SHA256_PREFIX.length);
+  }
+  if (sha256Value === undefined) return 'the Digest header has no single SHA-256 value';
+  // The body's hash is no secret (the sender has the body): a plain comparison leaks nothing.
+  return sha256Value === createHash('sha256').update(body).digest('base64') ? undefined : 'the Digest does not match the body';
 }
 
 /** An IMF-fixdate (Go's http.TimeFormat, what drone-go sends) within maxSkewMs of now. */
 function checkDate(header: string, nowMs: number, maxSkewMs: number): string | undefined {
-  const dateMs = Date.parse(header);
-  // toUTCString() writes IMF-fixdate, so the round trip refuses every other form Date.parse would accept.
-  if (Number.isNaN(dateMs) || new Date(dateMs).toUTCString() !== header) return 'the Date header is not an HTTP date (IMF-fixdate)';
+  const dateMs = parseHttpDate(header);
+  if (dateMs === undefined) return 'the Date header is not an HTTP date (IMF-fixdate)';
   const skewSeconds = Math.round((dateMs - nowMs) / 1000);
   if (Math.abs(dateMs - nowMs) <= maxSkewMs) return undefined;
   return `the Date is ${Math.abs(skewSeconds)} s ${skewSeconds < 0 ? 'old' : 'ahead'}, beyond the ${maxSkewMs / 1000} s allowed`;
 }
 
-/** Equal-length inputs for timingSafeEqual, whatever the lengths presented. */
-function sha256(text: string): Buffer {
-  return createHash('sha256').update(text).digest();
+// Runners sign with the current second, so under load most requests repeat the last Date header: its parse is kept.
+let lastHttpDate: { header: string; ms: number } | undefined;
+
+/** The time of an IMF-fixdate; undefined for any other form Date.parse would accept. */
+function parseHttpDate(header: string): number | undefined {
+  if (lastHttpDate?.header === header) return lastHttpDate.ms;
+  const ms = Date.parse(header);
+  // toUTCString() writes IMF-fixdate, so the round trip refuses every other form.
+  if (Number.isNaN(ms) || new Date(ms).toUTCString() !== header) return undefined;
+  lastHttpDate = { header, ms };
+  return ms;
+}
+
+/**
+ * Equal in constant time for inputs of one length. A length alone tells nothing: an HMAC's base64 length is fixed
+ * by its algorithm.
+ */
+function isSameText(presented: string, expected: string): boolean {
+  const presentedBytes = Buffer.from(presented);
+  const expectedBytes = Buffer.from(expected);
+  return presentedBytes.length === expectedBytes.length && timingSafeEqual(presentedBytes, expectedBytes);
 }

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import { CredentialsFileStore, EcrTokens } from '../credentials';
 import { credentialStoreWith, openCredentialsFile, realFetch, realLogger, realMetadataStore, realRegistryDeps } from '../deps';
-import { DroneRegistryExtension, ownLogin, SIGNATURE_DEFAULTS, SignatureOptions } from '../drone';
+import { DroneRegistryExtension, SIGNATURE_DEFAULTS, SignatureOptions } from '../drone';
 import { BridgeError } from '../errors';
 import { GitOpsService } from '../gitops';
 import type { Logger } from '../log';
@@ -179,7 +179,7 @@ function droneExtension(secrets: string[], credentialsFile: CredentialsFileStore
     maxClockSkewMs: options.droneMaxClockSkewMs ?? SIGNATURE_DEFAULTS.maxClockSkewMs,
   };
   const { log, observeDroneRequest } = observability;
-  const extension = new DroneRegistryExtension({ ...settings, credentials: credentialsFile, resolveEntry: (entry) => ownLogin(entry) ?? ecrTokens.credentialsForEntry(entry), log, observe: observeDroneRequest });
+  const extension = new DroneRegistryExtension({ ...settings, credentials: credentialsFile, exchangeLogin: (entry) => ecrTokens.credentialsForEntry(entry), log, observe: observeDroneRequest });
   return { extension, settings };
 }
 

@@ -4,7 +4,6 @@
 import { createDecipheriv } from 'node:crypto';
 import supertest from 'supertest';
 import type { CredentialsEntry } from '../../src/credentials';
-import { ownLogin } from '../../src/drone';
 import { postSigned, signDroneRequest } from '../support/drone-signer';
 import { DRONE_SECRET, startDroneSidecar } from '../support/drone-sidecar';
 import { httpRequest } from '../support/http-request';
@@ -161,30 +160,88 @@ describe('POST /drone/registry with a secret too short for aesgcm', () => {
   });
 });
 
-describe('POST /drone/registry with an injected login source (the ECR exchange to come)', () => {
+describe('POST /drone/registry with an injected login exchange (ECR)', () => {
   it('answers the logins it gives (a refreshed one at once), and leaves out an entry whose login fails, serving the others', async () => {
     const ecr = '012345678910.dkr.ecr.eu-west-1.amazonaws.com';
-    const resolveEntry = async (entry: CredentialsEntry) => {
-      if (entry.address !== ecr) return ownLogin(entry);
-      if (resolveEntry.failing) throw new Error('ECR is unreachable');
-      return { username: 'AWS', password: resolveEntry.token };
+    const exchange = { token: 'ecr-token-0123456789', isFailing: false };
+    const exchangeLogin = async (entry: CredentialsEntry) => {
+      expect(entry.address).toBe(ecr); // only an entry without its own login is exchanged
+      if (exchange.isFailing) throw new Error('ECR is unreachable');
+      return { username: 'AWS', password: exchange.token };
     };
-    resolveEntry.failing = false;
-    resolveEntry.token = 'ecr-token-0123456789';
-    const sidecar = await startDroneSidecar({ credentials: CREDENTIALS, resolveEntry });
+    const sidecar = await startDroneSidecar({ credentials: CREDENTIALS, exchangeLogin });
     try {
       const answer = async () => JSON.parse((await postSigned(sidecar.endpoint, { secret: DRONE_SECRET, body: ENTITLED })).body.toString('utf8'));
       expect(await answer()).toEqual([REGISTRY_LOGIN, { address: ecr, username: 'AWS', password: 'ecr-token-0123456789' }]);
-      resolveEntry.token = 'ecr-token-refreshed-9876543210'; // the next token: the answer must not keep the old one
+      exchange.token = 'ecr-token-refreshed-9876543210'; // the next token: the answer must not keep the old one
       expect(await answer()).toEqual([REGISTRY_LOGIN, { address: ecr, username: 'AWS', password: 'ecr-token-refreshed-9876543210' }]);
-      resolveEntry.failing = true;
+      exchange.isFailing = true;
       expect(await answer()).toEqual([REGISTRY_LOGIN]);
       expect(messages(sidecar.log.lines)).toContainEqual(
         expect.objectContaining({ level: 'warn', msg: 'drone registry request: an entry is left out, its login could not be had', address: ecr }),
       );
+      exchange.isFailing = false;
+      expect(await answer()).toEqual([REGISTRY_LOGIN, { address: ecr, username: 'AWS', password: 'ecr-token-refreshed-9876543210' }]);
     } finally {
       await sidecar.close();
     }
+  });
+});
+
+describe('POST /drone/registry answers from its cache', () => {
+  const FILTERED = `
+- address: every.example.com
+  username: everyone
+  password: every-pa55word
+- address: octocat.example.com
+  username: octo
+  password: octo-pa55word
+  repos: [octocat/*]
+- address: pushes.example.com
+  username: pusher
+  password: push-pa55word
+  events: [push]
+- address: main.example.com
+  username: mainline
+  password: main-pa55word
+  branches: [main]
+- address: no-forks.example.com
+  username: careful
+  password: fork-pa55word
+  deny_forks: true
+`;
+  const body = (slug: string, event: string, target: string, sourceRepo = slug) => JSON.stringify({ repo: { slug, namespace: slug.split('/')[0] }, build: { event, target, source_repo: sourceRepo } });
+  let sidecar: Awaited<ReturnType<typeof startDroneSidecar>>;
+  beforeAll(async () => {
+    sidecar = await startDroneSidecar({ credentials: FILTERED });
+  });
+  afterAll(() => sidecar.close());
+  const addressesFor = async (requestBody: string) => {
+    const response = await postSigned(sidecar.endpoint, { secret: DRONE_SECRET, body: requestBody });
+    return response.status === 204 ? [] : (JSON.parse(response.body.toString('utf8')) as { address: string }[]).map((login) => login.address);
+  };
+
+  it('answers each build by its own repo, event, branch and fork, asked again in any order', async () => {
+    const cases: [string, string[]][] = [
+      [body('octocat/hello', 'push', 'main'), ['every.example.com', 'octocat.example.com', 'pushes.example.com', 'main.example.com', 'no-forks.example.com']],
+      [body('stranger/thing', 'push', 'main'), ['every.example.com', 'pushes.example.com', 'main.example.com', 'no-forks.example.com']],
+      [body('octocat/hello', 'tag', 'main'), ['every.example.com', 'octocat.example.com', 'main.example.com', 'no-forks.example.com']],
+      [body('octocat/hello', 'push', 'dev'), ['every.example.com', 'octocat.example.com', 'pushes.example.com', 'no-forks.example.com']],
+      [body('octocat/hello', 'pull_request', 'main', 'mallory/hello'), ['every.example.com', 'octocat.example.com', 'main.example.com']],
+    ];
+    for (let round = 0; round < 2; round += 1) {
+      for (const [requestBody, addresses] of round === 0 ? cases : [...cases].reverse()) expect(await addressesFor(requestBody)).toEqual(addresses);
+    }
+  });
+
+  it('answers from the new file once it is reloaded', async () => {
+    const build = body('octocat/hello', 'push', 'main');
+    expect(await addressesFor(build)).toContain('octocat.example.com');
+    sidecar.writeCredentials(FILTERED.replace('password: octo-pa55word', 'password: octo-new-pa55word').replace('repos: [octocat/*]', 'repos: [other/*]'));
+    await sidecar.store.reload();
+    expect(await addressesFor(build)).not.toContain('octocat.example.com');
+    const other = await postSigned(sidecar.endpoint, { secret: DRONE_SECRET, body: body('other/app', 'push', 'main') });
+    expect(JSON.parse(other.body.toString('utf8'))).toContainEqual({ address: 'octocat.example.com', username: 'octo', password: 'octo-new-pa55word' });
   });
 });
 

@@ -6,7 +6,7 @@ import { createServer, Server } from 'node:http';
 import { AddressInfo, connect } from 'node:net';
 import path from 'node:path';
 import supertest from 'supertest';
-import { ownLogin, SIGNATURE_DEFAULTS } from '../../src/drone';
+import { SIGNATURE_DEFAULTS } from '../../src/drone';
 import { GitOpsService } from '../../src/gitops';
 import { accessChecks, createRouter, isLoopbackAddress, Route, sidecarRoutes } from '../../src/server';
 import { capturingLogger } from '../support/deps';
@@ -236,7 +236,7 @@ describe('the routes table in docs/sidecar-protocol.md', () => {
     const doc = readFileSync(path.resolve(__dirname, '../../docs/sidecar-protocol.md'), 'utf8');
     const table = doc.slice(doc.indexOf('| Route |'));
     const documented = [...table.matchAll(/^\| `([^`]+)` \| ([A-Z, ]+) \| `([\w-]+)` \| ([^|]+) \| ([^|]+) \|/gm)].map((m) => m.slice(1, 6).map((cell) => cell!.trim()));
-    const drone = { ...SIGNATURE_DEFAULTS, secrets: ['drone-secret-0123456789abcdef'], credentials: { entitledFor: () => [] }, resolveEntry: ownLogin };
+    const drone = { ...SIGNATURE_DEFAULTS, secrets: ['drone-secret-0123456789abcdef'], credentials: { list: { entitledFor: () => [] } } };
     // The registry is only referenced by the routes' handlers, which this test never calls.
     const statusRegistry = { registry: {} as StatusRegistry, tokens: ['status-registry-token-0123456789'] };
     const gitops = { service: new GitOpsService({ credentials: undefined, allowInsecureHttp: false, log: capturingLogger() }), tokens: ['gitops-token-0123456789abcdef'] };

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CredentialsFileStore } from '../../src/credentials';
 import type { CredentialsFileStoreOptions } from '../../src/credentials/credentials-file';
-import { DroneRegistryExtensionOptions, ownLogin, SIGNATURE_DEFAULTS } from '../../src/drone';
+import { DroneRegistryExtensionOptions, SIGNATURE_DEFAULTS } from '../../src/drone';
 import { sidecarApp } from './sidecar-app';
 
 export const DRONE_SECRET = 'drone-shared-secret-0123456789abcdef'; // 36 characters: long enough for aesgcm
@@ -33,9 +33,8 @@ export async function startDroneSidecar(settings: DroneSidecarSettings) {
     drone: {
       ...SIGNATURE_DEFAULTS,
       secrets: [DRONE_SECRET],
-      resolveEntry: ownLogin,
       ...drone,
-      credentials: { entitledFor: (request) => store.entitledFor(request) },
+      credentials: { get list() { return store.list; } },
     },
   });
   const store = await CredentialsFileStore.open(file, { log: sidecar.log, ...storeOptions });
