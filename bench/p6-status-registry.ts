@@ -9,7 +9,6 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startActionReceiver } from '../test/support/action-receiver';
 import { createDatabase, startPostgres } from '../test/support/postgres-server';
 import { exited, STANDALONE_SERVE, startProcess } from './p5-drone-registry';
 import { cpuMsOf, diagnosisNodeFlags, log, memoryOf, percentile, ROOT, round, Row, spread } from './support';
@@ -70,7 +69,7 @@ export async function runP6(): Promise<{ rows: Row[]; details: unknown }> {
 }
 
 async function measure(engine: EngineRun['engine'], dir: string, storeArgs: string[]): Promise<EngineRun> {
-  const receiver = await startActionReceiver();
+  const receiver = await startCountingReceiver(dir);
   const agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS });
   let child: ChildProcess | undefined;
   try {
@@ -118,7 +117,11 @@ async function measure(engine: EngineRun['engine'], dir: string, storeArgs: stri
     const elapsedMs = performance.now() - began;
     const serveCpuPercent = round((100 * (cpuMsOf(child.pid!) - cpu0)) / elapsedMs, 0);
     const deadline = Date.now() + 60_000;
-    while (receiver.calls.length < WAVES && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    let counted = await receiver.count();
+    while (counted.calls < WAVES && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      counted = await receiver.count();
+    }
     await new Promise((resolve) => setTimeout(resolve, 1000)); // a repeat call would arrive now
     const memory = memoryOf(child.pid!);
     const run: EngineRun = {
@@ -128,8 +131,8 @@ async function measure(engine: EngineRun['engine'], dir: string, storeArgs: stri
       p50Ms: round(percentile(latencies, 50), 2),
       p99Ms: round(percentile(latencies, 99), 2),
       maxMs: round(Math.max(...latencies), 1),
-      actionCalls: receiver.calls.length,
-      distinctActionKeys: new Set(receiver.calls.map((call) => call.headers['idempotency-key'])).size,
+      actionCalls: (counted = await receiver.count()).calls,
+      distinctActionKeys: counted.distinctKeys,
       rssMB: round(memory.rssMiB / MIB_PER_MB),
       peakRssMB: round(memory.peakRssMiB / MIB_PER_MB),
       serveCpuPercent,
@@ -139,8 +142,43 @@ async function measure(engine: EngineRun['engine'], dir: string, storeArgs: stri
   } finally {
     agent.destroy();
     if (child) await exited(child);
-    await receiver.close();
+    await exited(receiver.child);
   }
+}
+
+/**
+ * The webhook receiver in a process of its own, as a downstream system would be: inside the harness it shared an
+ * event loop with the 20 clients, and the final reports (each makes one call) measured the harness. It counts calls
+ * and distinct Idempotency-Keys, and answers GET /count with both.
+ */
+async function startCountingReceiver(dir: string): Promise<{ child: ChildProcess; url: string; count(): Promise<{ calls: number; distinctKeys: number }> }> {
+  const script = path.join(dir, 'receiver.cjs');
+  writeFileSync(
+    script,
+    [
+      "const http = require('node:http');",
+      'let calls = 0;',
+      'const keys = new Set();',
+      'const server = http.createServer((req, res) => {',
+      "  if (req.method === 'GET') return res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ calls, distinctKeys: keys.size }));",
+      '  calls += 1;',
+      "  keys.add(req.headers['idempotency-key']);",
+      "  req.resume().on('end', () => res.writeHead(200, { 'Content-Type': 'application/json' }).end('{}'));",
+      '});',
+      "server.listen(0, '127.0.0.1', () => console.log(`GOCD_REGISTRY_BRIDGE_READY port=${server.address().port}`));",
+      "process.stdin.on('end', () => process.exit(0)).resume();",
+    ].join('\n'),
+  );
+  const { child, port } = await startProcess([script], {}, path.join(dir, 'receiver.log'));
+  const url = `http://127.0.0.1:${port}`;
+  const count = () =>
+    new Promise<{ calls: number; distinctKeys: number }>((resolve, reject) => {
+      http.get(`${url}/count`, (response) => {
+        let text = '';
+        response.setEncoding('utf8').on('data', (chunk: string) => (text += chunk)).on('end', () => resolve(JSON.parse(text) as { calls: number; distinctKeys: number }));
+      }).once('error', reject);
+    });
+  return { child, url, count };
 }
 
 /** count jobs over `width` workers, each taking the next index. */

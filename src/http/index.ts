@@ -9,3 +9,5 @@ export type { AgentSettings } from './agents';
 export { allowedAddresses, canonicalAddress, classifyAddress, describeAddressClass, resolveHost } from './address-guard';
 export type { AddressClass, HopPolicy, ResolvedAddress } from './address-guard';
 export { printable, redactLocation, redactUrl } from './redact';
+export { keepAlivePoster } from './post';
+export type { Poster, PostInit } from './post';

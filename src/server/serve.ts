@@ -6,10 +6,11 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import { CredentialsFileStore, EcrTokens } from '../credentials';
-import { credentialStoreWith, openCredentialsFile, realFetch, realLogger, realMetadataStore, realRegistryDeps } from '../deps';
+import { credentialStoreWith, openCredentialsFile, realLogger, realMetadataStore, realRegistryDeps } from '../deps';
 import { DroneRegistryExtension, SIGNATURE_DEFAULTS, SignatureOptions } from '../drone';
 import { BridgeError } from '../errors';
 import { GitOpsService } from '../gitops';
+import { keepAlivePoster } from '../http';
 import type { Logger } from '../log';
 import { RegistryClient } from '../registry';
 import { defaultDataDir, openStore, RecordStore, StatusRegistry, statusRegistryLocation, StoreLocation } from '../status-registry';
@@ -17,6 +18,9 @@ import { describePolicy, isLoopbackAddress } from './access';
 import { AppOptions, createSidecarServer, createStatusServer, sidecarRoutes } from './app';
 import { Observability } from './observability';
 import { ListenAddress, parseTagReuseMs, readDroneSecrets, readGitOpsTokens, readStatusRegistryTokens, readStatusToken, ServeOptionError, urlHost } from './serve-options';
+
+// A status-registry action's answer is read for the build Drone started ({"number": 18, …}): more is not such an answer.
+const ACTION_ANSWER_MAX_BYTES = 64 * 1024;
 
 export interface ServeOptions {
   listen: ListenAddress;
@@ -161,7 +165,7 @@ async function startStatusRegistry(options: ServeOptions, observability: Observa
   }
   const callTimeoutMs = options.statusRegistryCallTimeoutMs;
   const policy = callTimeoutMs === undefined ? {} : { callTimeoutMs, staleClaimMs: 3 * callTimeoutMs };
-  const registry = new StatusRegistry({ store, log, secretsDir: path.join(dataDir, 'secrets'), env, uid: process.getuid?.(), policy, observe: observability.observeStatusRegistry, fetch: realFetch() });
+  const registry = new StatusRegistry({ store, log, secretsDir: path.join(dataDir, 'secrets'), env, uid: process.getuid?.(), policy, observe: observability.observeStatusRegistry, fetch: keepAlivePoster(ACTION_ANSWER_MAX_BYTES) });
   registry.start();
   log.info('status registry on', { engine: location.engine, tokens: tokens.length, ...(location.engine === 'sqlite' ? { file: location.file } : {}) });
   return { registry, tokens };

@@ -59,14 +59,14 @@ export interface StatusRegistryOptions {
   /** Where handlers' tokenEnv / secretEnv (STATUS_REGISTRY_*) are read. */
   env: NodeJS.ProcessEnv;
   uid: number | undefined;
-  /** The action's HTTP client; global fetch when not given. serve passes node-fetch: fetch's undici cost 50 MB of RSS (P6). */
+  /** The action's HTTP client; global fetch when not given. serve passes http/'s keepAlivePoster: fetch's undici cost 50 MB of RSS (P6). */
   fetch?: ActionFetch;
   now?: () => number;
   policy?: Partial<ActionPolicy>;
   observe?: (event: StatusRegistryEvent) => void;
 }
 
-/** What an action call needs of a fetch: global fetch and node-fetch both fit. */
+/** What an action call needs of a fetch: global fetch fits. */
 export type ActionFetch = (
   url: string,
   init: { method: 'POST'; headers: Record<string, string>; body?: string; redirect: 'manual'; signal: AbortSignal },
