@@ -128,6 +128,7 @@ describe('the on-disk metadata cache', () => {
     const before = await open({ maxEntries: 10 });
     const fileOfKey = (i: number) => path.join(dir, 'tag', `${createHash('sha256').update(`key ${i}`).digest('hex')}.json`);
     for (let i = 0; i < 10; i += 1) before.write('tag', `key ${i}`, `sha256:${i}`);
+    await until(() => [...Array(10).keys()].every((i) => existsSync(fileOfKey(i))));
     const daysAgo = (days: number) => new Date(Date.now() - days * 24 * 60 * 60 * 1000);
     for (let i = 0; i < 10; i += 1) utimesSync(fileOfKey(i), daysAgo(10 - i), daysAgo(10 - i)); // key 0 the oldest
     const restarted = await open({ maxEntries: 10 });
