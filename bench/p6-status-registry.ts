@@ -123,6 +123,7 @@ async function measure(engine: EngineRun['engine'], dir: string, storeArgs: stri
       counted = await receiver.count();
     }
     await new Promise((resolve) => setTimeout(resolve, 1000)); // a repeat call would arrive now
+    counted = await receiver.count();
     const memory = memoryOf(child.pid!);
     const run: EngineRun = {
       engine,
@@ -131,7 +132,7 @@ async function measure(engine: EngineRun['engine'], dir: string, storeArgs: stri
       p50Ms: round(percentile(latencies, 50), 2),
       p99Ms: round(percentile(latencies, 99), 2),
       maxMs: round(Math.max(...latencies), 1),
-      actionCalls: (counted = await receiver.count()).calls,
+      actionCalls: counted.calls,
       distinctActionKeys: counted.distinctKeys,
       rssMB: round(memory.rssMiB / MIB_PER_MB),
       peakRssMB: round(memory.peakRssMiB / MIB_PER_MB),

@@ -13,6 +13,7 @@ import { PushTarget } from '../test/support/push-image';
 import { startRegistry, StartedRegistry } from '../test/support/registry-server';
 import { TokenServer } from '../test/support/token-server';
 import { REGISTRY_CLIENT_DEFAULTS } from '../src/registry';
+import { diagnosisNodeFlags } from './support';
 
 /**
  * How long the sidecar reuses a tag walk (src/registry/client.ts), read from the source the bundle is built from,
@@ -63,14 +64,10 @@ export async function startHost(env: Record<string, string> = {}, workDir = mkdt
  * (GOCD_REGISTRY_BRIDGE_NODE). BENCH_JFR: see startJfr.
  */
 function nodeWrapperEnv(workDir: string): Record<string, string> {
-  const { BENCH_NODE_FLAGS, BENCH_CPU_PROF, BENCH_HEAP_SNAPSHOT } = process.env;
-  const flags = [
-    BENCH_NODE_FLAGS ?? '',
-    BENCH_CPU_PROF ? `--cpu-prof --cpu-prof-dir=${JSON.stringify(path.resolve(BENCH_CPU_PROF))}` : '',
-    BENCH_HEAP_SNAPSHOT ? `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${JSON.stringify(path.resolve(BENCH_HEAP_SNAPSHOT))}` : '',
-  ]
-    .join(' ')
-    .trim();
+  const { BENCH_HEAP_SNAPSHOT } = process.env;
+  const flags = [...diagnosisNodeFlags(), ...(BENCH_HEAP_SNAPSHOT ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${path.resolve(BENCH_HEAP_SNAPSHOT)}`] : [])]
+    .map((flag) => JSON.stringify(flag))
+    .join(' ');
   if (flags === '') return {};
   const wrapper = path.join(workDir, 'bench-node'); // the shim's sidecar copy lives in a subdirectory: no clash
   writeFileSync(wrapper, `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${flags} "$@"\n`, { mode: 0o755 });

@@ -12,6 +12,7 @@
 
 import { LRUCache } from 'lru-cache';
 import { Pool, PoolClient } from 'pg';
+import { cacheKey } from '../cache-key';
 import type { PackageRecord } from './record';
 import { Change, indexedColumns, schemaSql, RecordFilter, RecordKey, RecordStore } from './store';
 
@@ -33,8 +34,8 @@ export async function openPostgresStore(url: string): Promise<RecordStore> {
   });
   const known = new LRUCache<string, Versioned>({ max: REMEMBERED_RECORDS });
   const remember = (key: RecordKey, doc: string, version: string | undefined): void => {
-    if (version === undefined) known.delete(keyOf(key));
-    else known.set(keyOf(key), { doc, version });
+    if (version === undefined) known.delete(cacheKey(key.package, key.version));
+    else known.set(cacheKey(key.package, key.version), { doc, version });
   };
   /** The write of next over the row at version, or of a first row: true when it landed. */
   const write = async (key: RecordKey, next: PackageRecord, version: string | undefined): Promise<boolean> => {
@@ -45,7 +46,7 @@ export async function openPostgresStore(url: string): Promise<RecordStore> {
   };
   return {
     async update(key, change) {
-      const remembered = known.get(keyOf(key));
+      const remembered = known.get(cacheKey(key.package, key.version));
       // A change that refuses (throws) or writes nothing may have seen a record another node has changed since:
       // only a fresh read decides those.
       if (remembered) {
@@ -94,17 +95,12 @@ interface Versioned {
   version: string;
 }
 
-const keyOf = (key: RecordKey): string => JSON.stringify([key.package, key.version]);
-
 // The statements of every update, named: each connection has PostgreSQL parse and plan them once, not per call.
 const SELECT_VERSIONED = { name: 'status-select-versioned', text: 'SELECT doc, xmin::text AS version FROM status_records WHERE package = $1 AND version = $2' };
 const INSERT_FIRST = 'INSERT INTO status_records (package, version, verdict, action_state, updated_at_ms, doc) VALUES ($1, $2, $3, $4, $5, $6)';
 const INSERT_NEW = { name: 'status-insert-new', text: `${INSERT_FIRST} ON CONFLICT (package, version) DO NOTHING RETURNING xmin::text AS version` };
-const UPDATE_IF_UNCHANGED = {
-  name: 'status-update-if-unchanged',
-  text: 'UPDATE status_records SET verdict = $3, action_state = $4, updated_at_ms = $5, doc = $6 WHERE package = $1 AND version = $2 AND xmin = $7::xid RETURNING xmin::text AS version',
-};
 const UPDATE_LOCKED = 'UPDATE status_records SET verdict = $3, action_state = $4, updated_at_ms = $5, doc = $6 WHERE package = $1 AND version = $2';
+const UPDATE_IF_UNCHANGED = { name: 'status-update-if-unchanged', text: `${UPDATE_LOCKED} AND xmin = $7::xid RETURNING xmin::text AS version` };
 
 function unlessThrown<T>(work: () => T): T | undefined {
   try {

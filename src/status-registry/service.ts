@@ -6,6 +6,7 @@
 import { Semaphore } from 'async-mutex';
 import { cacheKey } from '../cache-key';
 import { readSecretFile } from '../credentials';
+import type { Poster } from '../http';
 import type { Logger } from '../log';
 import { checkName, parseRegistration, parseReport } from './bodies';
 import { actionRequest, ActionRequest, Handler, secretHeaders, secretPathWithin } from './handlers';
@@ -66,11 +67,8 @@ export interface StatusRegistryOptions {
   observe?: (event: StatusRegistryEvent) => void;
 }
 
-/** What an action call needs of a fetch: global fetch fits. */
-export type ActionFetch = (
-  url: string,
-  init: { method: 'POST'; headers: Record<string, string>; body?: string; redirect: 'manual'; signal: AbortSignal },
-) => Promise<{ status: number; arrayBuffer(): Promise<ArrayBuffer> }>;
+/** What an action call needs of a fetch: http/'s Poster, which global fetch fits too. */
+export type ActionFetch = Poster;
 
 /** A record as the API shows it: everything stored plus the verdict. Handlers name secrets, never hold them. */
 export type PackageView = PackageRecord & { verdict: Verdict };
