@@ -231,8 +231,11 @@ export class StatusRegistry {
   private retryAt(record: PackageRecord, atMs: number): void {
     const timer = setTimeout(() => {
       this.timers.delete(timer);
-      this.track(this.retryIfDue(record));
-    }, Math.max(0, atMs - this.now()));
+      // Timers count from the event loop's cached time, which lags the clock when the loop is busy: a timer can
+      // fire before its retry is due by the clock, and a retry found not due here would wait for the next sweep.
+      if (this.now() < atMs) this.retryAt(record, atMs);
+      else this.track(this.retryIfDue(record));
+    }, Math.max(1, atMs - this.now()));
     timer.unref();
     this.timers.add(timer);
   }

@@ -195,6 +195,22 @@ export function describeStoreContract(engine: string, harness: EngineHarness): v
       expect(await refusal(registry.retry(KEY))).toBe(409);
     });
 
+    it('makes a retry that its timer woke for before the clock said it was due (no sweep running)', async () => {
+      let clockMs = Date.UTC(2026, 0, 1);
+      const registry = new StatusRegistry({ store: stores[0]!, log, secretsDir, env: {}, uid: process.getuid?.(), policy: FAST, now: () => clockMs });
+      services.push(registry);
+      receiver.answer.status = 401;
+      await register(registry, KEY, ['o/one']);
+      await report(registry, KEY, 'o/one', 'success');
+      await registry.idle();
+      expect((await registry.get(KEY)).action).toEqual(expect.objectContaining({ state: 'failed', attempts: 1 }));
+      // The retry's timer has fired (20 ms backoff) while the clock stood still, as a lagging loop clock makes it.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      clockMs += 20;
+      await waitFor(async () => (await registry.get(KEY)).action.attempts === 2);
+      expect(receiver.calls).toHaveLength(2);
+    });
+
     it('counts an unreachable receiver as failed, never done', async () => {
       const registry = service(stores[0]!, { ...FAST, maxAttempts: 1 });
       await registry.register(KEY, JSON.stringify({ repositories: ['o/one'], handlers: { success: { kind: 'webhook', url: 'http://127.0.0.1:1/hook' } } }));
