@@ -152,6 +152,19 @@ export function describeStoreContract(engine: string, harness: EngineHarness): v
       expect([receiver.calls.length, views.filter((v) => v.action.state !== 'none').length >= 1, (await registry.get(KEY)).builds.length]).toEqual([1, true, 50]);
     });
 
+    it('makes one action call per wave when the final reports of many waves arrive together', async () => {
+      const registry = service(stores[0]!);
+      const keys = Array.from({ length: 20 }, (_, w) => ({ package: 'acme/app', version: `1.0.${w}` }));
+      const repos = ['o/one', 'o/two', 'o/three'];
+      for (const key of keys) await register(registry, key, repos);
+      await Promise.all(repos.flatMap((repo) => keys.map((key) => report(registry, key, repo, 'success'))));
+      await registry.idle();
+      const keysCalled = receiver.calls.map((call) => call.headers['idempotency-key']).sort();
+      expect(keysCalled).toEqual(keys.map((key) => `acme/app@${key.version}#1:success`).sort());
+      const records = await Promise.all(keys.map((key) => registry.get(key)));
+      expect(records.map((record) => [record.builds.length, record.action.state])).toEqual(keys.map(() => [3, 'done']));
+    });
+
     it('makes exactly one action call when two nodes on one store take the reports', async () => {
       const nodes = [service(stores[0]!), service(await openAnother())];
       const repos = Array.from({ length: 40 }, (_, i) => `o/r${i}`);
