@@ -4,7 +4,8 @@
 // Side by side, the floor: a plain node:http server in its own process answering the same response bytes to the
 // same request bytes from the same client, so the difference is what the extension costs (signature check, filter
 // matching over 200 entries, the log line), not what HTTP on node costs. Runs alternate sidecar / floor so a
-// neighbour's load on the shared machine falls on both. Requests are signed once, before the runs (the TS signer,
+// neighbour's load on the shared machine falls on both; a run during which the hypervisor took more than 1 % of the
+// CPU (/proc/stat steal) is repeated, up to 3 times. Requests are signed once, before the runs (the TS signer,
 // as drone-go signs; drone-go itself is proven compatible in test/drone): a Date within the 300 s clock window.
 // The 10 clients replay 10 builds, so after the first request each is answered from the sidecar's answer cache. A
 // diagnosis row after the runs shows the other end: every request a build the cache does not hold (a pool of 2,000
@@ -16,13 +17,16 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { signDroneRequest } from '../test/support/drone-signer';
-import { cpuMsOf, diagnosisNodeFlags, log, memoryOf, percentile, ROOT, round, Row, spread } from './support';
+import { cpuMsOf, diagnosisNodeFlags, log, MAX_STEAL_PERCENT, memoryOf, percentile, repeatedForStealNote, ROOT, round, Row, sleep, spread, stealWindow } from './support';
 
 const ENTRIES = 200;
 const CLIENTS = 10;
 const WARM_UP_MS = 5000;
 const RUN_MS = 5000;
 const RUNS = 4;
+// A run the host's neighbours took CPU from (support MAX_STEAL_PERCENT) is repeated, at most this many times.
+const STEAL_REPEATS = 3;
+const STEAL_PAUSE_MS = 3000; // under the sidecar's 5 s keep-alive timeout: the clients' connections stay open
 // Twice the extension's cache of builds (REMEMBERED_BUILDS), asked round-robin: each request evicted before its turn.
 const DISTINCT_BUILDS = 2000;
 const DISTINCT_RUNS = 2;
@@ -56,6 +60,8 @@ interface Run {
   maxMs: number;
   /** CPU the server process used, as a share of one core. */
   serverCpuPercent: number;
+  /** The share of the machine's CPU time the hypervisor gave to other guests meanwhile (support stealWindow). */
+  stealPercent: number;
 }
 
 /** Build <n> of team <n mod 10>: its repo, namespace, event and branch pick which filtered entries it gets. */
@@ -164,14 +170,19 @@ export async function runP5(): Promise<{ rows: Row[]; details: unknown }> {
     await drive(agent, sidecar.port, replayed, WARM_UP_MS);
     await drive(agent, floor.port, replayed, WARM_UP_MS);
     const runs: Run[] = [];
+    const repeated: Run[] = [];
     for (let r = 1; r <= RUNS; r += 1) {
       for (const [server, port, pid] of [['sidecar', sidecar.port, sidecarPid], ['floor', floor.port, floorPid]] as const) {
-        const cpu0 = cpuMsOf(pid);
-        const result = await drive(agent, port, replayed, RUN_MS);
-        const run: Run = { server, ...result, serverCpuPercent: round((100 * (cpuMsOf(pid) - cpu0)) / result.durationMs, 0) };
-        delete (run as Partial<typeof result>).durationMs;
-        runs.push(run);
-        log(`p5: run ${r} ${server}: ${run.requestsPerS} requests/s, p50 ${run.p50Ms} ms, p99 ${run.p99Ms} ms, server CPU ${run.serverCpuPercent}% of a core`);
+        for (let repeats = 0; ; repeats += 1) {
+          const run = await measuredRun(server, pid, () => drive(agent, port, replayed, RUN_MS));
+          log(`p5: run ${r} ${server}: ${run.requestsPerS} requests/s, p50 ${run.p50Ms} ms, p99 ${run.p99Ms} ms, server CPU ${run.serverCpuPercent}% of a core, host steal ${run.stealPercent}%`);
+          if (run.stealPercent <= MAX_STEAL_PERCENT || repeats === STEAL_REPEATS) {
+            runs.push(run);
+            break;
+          }
+          repeated.push(run);
+          await sleep(STEAL_PAUSE_MS);
+        }
       }
     }
     const memory = memoryOf(sidecarPid);
@@ -183,10 +194,7 @@ export async function runP5(): Promise<{ rows: Row[]; details: unknown }> {
     const poolOf = (c: number) => pool.filter((_, i) => i % CLIENTS === c);
     const distinctRuns: Run[] = [];
     for (let r = 1; r <= DISTINCT_RUNS; r += 1) {
-      const cpu0 = cpuMsOf(sidecarPid);
-      const result = await drive(agent, sidecar.port, variants.map((_, c) => poolOf(c)), RUN_MS);
-      const run: Run = { server: 'sidecar', ...result, serverCpuPercent: round((100 * (cpuMsOf(sidecarPid) - cpu0)) / result.durationMs, 0) };
-      delete (run as Partial<typeof result>).durationMs;
+      const run = await measuredRun('sidecar', sidecarPid, () => drive(agent, sidecar.port, variants.map((_, c) => poolOf(c)), RUN_MS));
       distinctRuns.push(run);
       log(`p5: distinct builds run ${r}: ${run.requestsPerS} requests/s, p50 ${run.p50Ms} ms, p99 ${run.p99Ms} ms, server CPU ${run.serverCpuPercent}% of a core`);
     }
@@ -220,7 +228,7 @@ export async function runP5(): Promise<{ rows: Row[]; details: unknown }> {
         unit: 'ms',
         value: spread(ours.map((run) => run.p99Ms)),
         pass: Math.max(...ours.map((run) => run.p99Ms)) <= 5,
-        note: `${floorNote((run) => run.p99Ms, 'ms')}; worst single request ${Math.max(...ours.map((run) => run.maxMs))} ms`,
+        note: `${floorNote((run) => run.p99Ms, 'ms')}; worst single request ${Math.max(...ours.map((run) => run.maxMs))} ms; ${stealNote(runs, repeated)}`,
       },
       {
         metric: 'sidecar RSS after the runs (VmRSS)',
@@ -256,6 +264,7 @@ export async function runP5(): Promise<{ rows: Row[]; details: unknown }> {
         runMs: RUN_MS,
         answers: variants.map((v) => ({ logins: v.logins, bytes: v.answer.length, requestBytes: v.body.length })),
         runs,
+        repeatedForSteal: repeated,
         distinctBuilds: { builds: DISTINCT_BUILDS, runs: distinctRuns, memory: distinctMemory },
         memory: { sidecar: memory, sidecarAtStart: rssAtStart, floor: floorMemory },
         sidecarLogLines: { total: logLines.length, droneRequests: served },
@@ -322,6 +331,19 @@ async function startFloor(dir: string, variants: Variant[]): Promise<{ child: Ch
     ].join('\n'),
   );
   return startProcess([script], {}, path.join(dir, 'floor.log'));
+}
+
+/** A run of drive, with the server's CPU and the host's steal over it. */
+async function measuredRun(server: Run['server'], pid: number, work: () => ReturnType<typeof drive>): Promise<Run> {
+  const cpu0 = cpuMsOf(pid);
+  const steal = stealWindow();
+  const { durationMs, ...result } = await work();
+  return { server, ...result, serverCpuPercent: round((100 * (cpuMsOf(pid) - cpu0)) / durationMs, 0), stealPercent: steal() };
+}
+
+function stealNote(judged: readonly Run[], repeated: readonly Run[]): string {
+  const worst = Math.max(...judged.map((run) => run.stealPercent));
+  return `host steal in the judged runs ≤ ${worst}% (limit ${MAX_STEAL_PERCENT}%); ${repeatedForStealNote(repeated)}`;
 }
 
 /** Microseconds of sidecar CPU a request, over the runs. */

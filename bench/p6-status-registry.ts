@@ -2,7 +2,8 @@
 // says) on SQLite and on a real PostgreSQL, 1,000 waves × 5 repos registered, then their 5,000 final reports sent by
 // 20 concurrent clients (waves interleaved, so the last reports of many waves race). Targets per engine: ≥ 500
 // reports/s, p99 ≤ 50 ms, exactly 1,000 action calls at the webhook receiver (a local HTTP server that counts), and
-// serve's RSS ≤ 100 MB.
+// serve's RSS ≤ 100 MB. A run during which the hypervisor took more than 1 % of the CPU (/proc/stat steal) is
+// repeated on a fresh store, up to 3 times.
 
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,13 +12,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createDatabase, startPostgres } from '../test/support/postgres-server';
 import { exited, STANDALONE_SERVE, startProcess } from './p5-drone-registry';
-import { cpuMsOf, diagnosisNodeFlags, log, memoryOf, percentile, ROOT, round, Row, spread } from './support';
+import { cpuMsOf, diagnosisNodeFlags, log, MAX_STEAL_PERCENT, memoryOf, percentile, repeatedForStealNote, ROOT, round, Row, spread, stealWindow } from './support';
 
 const WAVES = 1000;
 const REPOS = 5;
 const CLIENTS = 20;
 const TOKEN = 'p6-status-registry-token-0123456789';
 const MIB_PER_MB = 1e6 / 2 ** 20;
+const STEAL_REPEATS = 3;
 
 interface EngineRun {
   engine: 'SQLite' | 'PostgreSQL';
@@ -31,6 +33,8 @@ interface EngineRun {
   rssMB: number;
   peakRssMB: number;
   serveCpuPercent: number;
+  /** The share of the machine's CPU time the hypervisor gave to other guests during the reports (support stealWindow). */
+  stealPercent: number;
 }
 
 export async function runP6(): Promise<{ rows: Row[]; details: unknown }> {
@@ -38,8 +42,17 @@ export async function runP6(): Promise<{ rows: Row[]; details: unknown }> {
   const postgres = await startPostgres();
   try {
     writeFileSync(path.join(dir, 'tokens'), `${TOKEN}\n`, { mode: 0o600 });
-    const sqlite = await measure('SQLite', dir, ['--data-dir', path.join(dir, 'data')]);
-    const pg = await measure('PostgreSQL', dir, ['--status-registry-db', await createDatabase(postgres, 'p6')]);
+    const repeated: EngineRun[] = [];
+    const measureQuietly = async (engine: EngineRun['engine'], freshStore: (attempt: number) => Promise<string[]>) => {
+      for (let attempt = 0; ; attempt += 1) {
+        const run = await measure(engine, dir, await freshStore(attempt));
+        if (run.stealPercent <= MAX_STEAL_PERCENT || attempt === STEAL_REPEATS) return run;
+        log(`p6: ${engine}: repeating, the host took ${run.stealPercent}% of the CPU`);
+        repeated.push(run);
+      }
+    };
+    const sqlite = await measureQuietly('SQLite', async (attempt) => ['--data-dir', path.join(dir, `data-${attempt}`)]);
+    const pg = await measureQuietly('PostgreSQL', async (attempt) => ['--status-registry-db', await createDatabase(postgres, `p6_${attempt}`)]);
     const runs = [sqlite, pg];
     const rows: Row[] = runs.flatMap((run) => [
       {
@@ -50,7 +63,14 @@ export async function runP6(): Promise<{ rows: Row[]; details: unknown }> {
         pass: run.reportsPerS >= 500,
         note: `serve CPU ${run.serveCpuPercent}% of a core meanwhile`,
       },
-      { metric: `${run.engine}: report latency p99`, target: '≤ 50 ms', unit: 'ms', value: spread([run.p99Ms]), pass: run.p99Ms <= 50, note: `p50 ${run.p50Ms} ms, worst ${run.maxMs} ms` },
+      {
+        metric: `${run.engine}: report latency p99`,
+        target: '≤ 50 ms',
+        unit: 'ms',
+        value: spread([run.p99Ms]),
+        pass: run.p99Ms <= 50,
+        note: `p50 ${run.p50Ms} ms, worst ${run.maxMs} ms; host steal ${run.stealPercent}% (limit ${MAX_STEAL_PERCENT}%), ${repeatedForStealNote(repeated.filter((other) => other.engine === run.engine))}`,
+      },
       {
         metric: `${run.engine}: action calls at the receiver`,
         target: `= ${WAVES}`,
@@ -61,7 +81,7 @@ export async function runP6(): Promise<{ rows: Row[]; details: unknown }> {
       },
       { metric: `${run.engine}: serve RSS after the run (VmRSS)`, target: '≤ 100 MB', unit: 'MB', value: spread([run.rssMB]), pass: run.peakRssMB <= 100, note: `judged on VmHWM (peak) ${run.peakRssMB} MB` },
     ]);
-    return { rows, details: { waves: WAVES, repos: REPOS, clients: CLIENTS, runs } };
+    return { rows, details: { waves: WAVES, repos: REPOS, clients: CLIENTS, runs, repeatedForSteal: repeated } };
   } finally {
     postgres.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -107,6 +127,7 @@ async function measure(engine: EngineRun['engine'], dir: string, storeArgs: stri
     const latencies: number[] = [];
     log(`p6: ${engine}: ${reports.length} reports from ${CLIENTS} clients`);
     const cpu0 = cpuMsOf(child.pid!);
+    const steal = stealWindow();
     const began = performance.now();
     await inParallel(reports.length, CLIENTS, async (i) => {
       const { wave, repo } = reports[i]!;
@@ -115,6 +136,7 @@ async function measure(engine: EngineRun['engine'], dir: string, storeArgs: stri
       latencies.push(performance.now() - sent);
     });
     const elapsedMs = performance.now() - began;
+    const stealPercent = steal();
     const serveCpuPercent = round((100 * (cpuMsOf(child.pid!) - cpu0)) / elapsedMs, 0);
     const deadline = Date.now() + 60_000;
     let counted = await receiver.count();
@@ -137,8 +159,9 @@ async function measure(engine: EngineRun['engine'], dir: string, storeArgs: stri
       rssMB: round(memory.rssMiB / MIB_PER_MB),
       peakRssMB: round(memory.peakRssMiB / MIB_PER_MB),
       serveCpuPercent,
+      stealPercent,
     };
-    log(`p6: ${engine}: ${run.reportsPerS} reports/s, p50 ${run.p50Ms} ms, p99 ${run.p99Ms} ms, ${run.actionCalls} action calls, RSS ${run.rssMB} MB`);
+    log(`p6: ${engine}: ${run.reportsPerS} reports/s, p50 ${run.p50Ms} ms, p99 ${run.p99Ms} ms, ${run.actionCalls} action calls, RSS ${run.rssMB} MB, host steal ${run.stealPercent}%`);
     return run;
   } finally {
     agent.destroy();

@@ -249,6 +249,33 @@ export function cpuWindow(): { foreignPercent(): number } {
   };
 }
 
+// A run during which the hypervisor kept more than this share of the CPU from the VM is repeated (P5, P6): on the
+// 2-core VM of these benchmarks an idle host steals 0.1-0.4 %, and with 5-17 % the same code's p99 latency was 1.5-2×
+// (the floor's too), so such a run measures the neighbours.
+export const MAX_STEAL_PERCENT = 1;
+
+/**
+ * Starts a window on /proc/stat's "steal": time this VM's vCPUs were ready to run while the host ran something
+ * else, which no process here accounts for. The function returned reads it as a share of all CPU time since.
+ */
+export function stealWindow(): () => number {
+  const read = () => {
+    const fields = (readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '').trim().split(/\s+/).slice(1, 9).map(Number);
+    return { steal: fields[7] ?? 0, total: fields.reduce((sum, value) => sum + value, 0) };
+  };
+  const start = read();
+  return () => {
+    const now = read();
+    return now.total > start.total ? round((100 * (now.steal - start.steal)) / (now.total - start.total), 1) : 0;
+  };
+}
+
+/** What a results row says of the runs repeated for steal: how much the host took, and what p99 it came to. */
+export function repeatedForStealNote(repeated: ReadonlyArray<{ stealPercent: number; p99Ms: number }>): string {
+  if (repeated.length === 0) return 'no run repeated';
+  return `${repeated.length} run(s) repeated (host steal ${repeated.map((run) => `${run.stealPercent}%`).join(', ')}; p99 ${repeated.map((run) => `${run.p99Ms} ms`).join(', ')})`;
+}
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
