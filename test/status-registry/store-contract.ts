@@ -30,7 +30,7 @@ export function describeStoreContract(engine: string, harness: EngineHarness): v
     let log: ReturnType<typeof capturingLogger>;
     let openAnother: () => Promise<RecordStore>;
 
-    const service = (store: RecordStore, policy: Partial<ActionPolicy> = FAST, extra: { fetch?: typeof fetch } = {}) => {
+    const service = (store: RecordStore, policy: Partial<ActionPolicy> = FAST, extra: { fetch?: typeof fetch; now?: () => number } = {}) => {
       const registry = new StatusRegistry({ store, log, secretsDir, env: { STATUS_REGISTRY_DRONE: TOKEN }, uid: process.getuid?.(), policy, ...extra });
       services.push(registry);
       return registry;
@@ -210,8 +210,7 @@ export function describeStoreContract(engine: string, harness: EngineHarness): v
 
     it('makes a retry that its timer woke for before the clock said it was due (no sweep running)', async () => {
       let clockMs = Date.UTC(2026, 0, 1);
-      const registry = new StatusRegistry({ store: stores[0]!, log, secretsDir, env: {}, uid: process.getuid?.(), policy: FAST, now: () => clockMs });
-      services.push(registry);
+      const registry = service(stores[0]!, FAST, { now: () => clockMs });
       receiver.answer.status = 401;
       await register(registry, KEY, ['o/one']);
       await report(registry, KEY, 'o/one', 'success');
