@@ -9,6 +9,8 @@
 // A remembered record only ever starts a write that PostgreSQL checks; an answer that writes nothing (a refusal, a
 // repeat) is always computed from a fresh read. So two serve processes on one database apply reports and take the
 // action's claim one after the other.
+// Compare-and-set updates that wait for a connection go together: one statement writes each row whose version still
+// matches (group commit). Under load a third of serve's time was socket writes, one per statement (P6).
 
 import { LRUCache } from 'lru-cache';
 import { Pool, PoolClient } from 'pg';
@@ -20,12 +22,14 @@ const UNIQUE_VIOLATION = '23505';
 // Two processes that start together both run CREATE TABLE IF NOT EXISTS, which can still collide in the catalog:
 // one advisory lock (an arbitrary fixed number) makes them take turns.
 const SCHEMA_LOCK = 0x5747_0012;
-
+const POOL_SIZE = 3;
+// Rows one statement writes at most: 20 reports in flight (P6) rarely queue more.
+const MAX_BATCH = 64;
 
 export async function openPostgresStore(url: string): Promise<RecordStore> {
   // An update is one round trip and holds no lock, so few connections keep up; more only queue inside PostgreSQL and
   // its host's CPUs (P6 on 2 cores, two runs each: 2 or 3 connections p99 43-47 ms, 5 41-69 ms, 8 54-65 ms).
-  const pool = new Pool({ connectionString: url, max: 3 });
+  const pool = new Pool({ connectionString: url, max: POOL_SIZE });
   // An idle connection the server dropped must not take the process down; the next query opens another.
   pool.on('error', () => undefined);
   await inTransaction(pool, async (client) => {
@@ -37,12 +41,13 @@ export async function openPostgresStore(url: string): Promise<RecordStore> {
     if (version === undefined) known.delete(cacheKey(key.package, key.version));
     else known.set(cacheKey(key.package, key.version), { doc, version });
   };
+  const updateIfUnchanged = batchedUpdates(pool, POOL_SIZE);
   /** The write of next over the row at version, or of a first row: true when it landed. */
   const write = async (key: RecordKey, next: PackageRecord, version: string | undefined): Promise<boolean> => {
     const { values, doc } = rowOf(key, next);
-    const { rows } = await pool.query<{ version: string }>(version === undefined ? { ...INSERT_NEW, values } : { ...UPDATE_IF_UNCHANGED, values: [...values, version] });
-    remember(key, doc, rows[0]?.version);
-    return rows.length === 1;
+    const written = version === undefined ? (await pool.query<{ version: string }>({ ...INSERT_NEW, values })).rows[0]?.version : await updateIfUnchanged(values, version);
+    remember(key, doc, written);
+    return written !== undefined;
   };
   return {
     async update(key, change) {
@@ -100,7 +105,80 @@ const SELECT_VERSIONED = { name: 'status-select-versioned', text: 'SELECT doc, x
 const INSERT_FIRST = 'INSERT INTO status_records (package, version, verdict, action_state, updated_at_ms, doc) VALUES ($1, $2, $3, $4, $5, $6)';
 const INSERT_NEW = { name: 'status-insert-new', text: `${INSERT_FIRST} ON CONFLICT (package, version) DO NOTHING RETURNING xmin::text AS version` };
 const UPDATE_LOCKED = 'UPDATE status_records SET verdict = $3, action_state = $4, updated_at_ms = $5, doc = $6 WHERE package = $1 AND version = $2';
-const UPDATE_IF_UNCHANGED = { name: 'status-update-if-unchanged', text: `${UPDATE_LOCKED} AND xmin = $7::xid RETURNING xmin::text AS version` };
+const ROW_TYPES = ['text', 'text', 'text', 'text', 'bigint', 'text', 'xid'];
+const updateManyStatements = new Map<number, { name: string; text: string }>();
+
+/**
+ * The compare-and-set of n rows in one statement, each row's 7 parameters ($1–$6 as rowOf gives them, then the
+ * version it expects) in a VALUES list of plain parameters. (P6: 11 % less of serve's CPU a report than a statement
+ * each; column arrays through unnest, whose literals escape each record's JSON, gained nothing.) Named per n, so each
+ * connection plans each size once.
+ */
+function updateMany(n: number): { name: string; text: string } {
+  let statement = updateManyStatements.get(n);
+  if (!statement) {
+    const rows = Array.from({ length: n }, (_, r) => `(${ROW_TYPES.map((type, c) => `$${r * ROW_TYPES.length + c + 1}::${type}`).join(', ')})`);
+    statement = {
+      name: `status-update-many-${n}`,
+      text: `UPDATE status_records AS s SET verdict = v.verdict, action_state = v.action_state, updated_at_ms = v.updated_at_ms, doc = v.doc
+FROM (VALUES ${rows.join(', ')}) AS v(package, version, verdict, action_state, updated_at_ms, doc, expected)
+WHERE s.package = v.package AND s.version = v.version AND s.xmin = v.expected
+RETURNING s.package, s.version, s.xmin::text AS row_version`,
+    };
+    updateManyStatements.set(n, statement);
+  }
+  return statement;
+}
+
+interface QueuedUpdate {
+  id: string;
+  values: unknown[];
+  version: string;
+  landed(version: string | undefined): void;
+  failed(err: unknown): void;
+}
+
+/**
+ * Compare-and-set updates, at most `statements` at a time: an update that finds them all busy waits, and the next
+ * statement takes every waiting one (one per record: PostgreSQL applies one of two joined rows to a target and does
+ * not say which). Resolves with the row's new version, or undefined when its version had changed.
+ */
+function batchedUpdates(pool: Pool, statements: number): (values: unknown[], version: string) => Promise<string | undefined> {
+  let waiting: QueuedUpdate[] = [];
+  let running = 0;
+  const runNext = (): void => {
+    if (running >= statements || waiting.length === 0) return;
+    const batch = new Map<string, QueuedUpdate>();
+    const later: QueuedUpdate[] = [];
+    for (const update of waiting) {
+      if (batch.has(update.id) || batch.size >= MAX_BATCH) later.push(update);
+      else batch.set(update.id, update);
+    }
+    waiting = later;
+    running += 1;
+    void writeBatch(pool, [...batch.values()]).finally(() => {
+      running -= 1;
+      runNext();
+    });
+    runNext();
+  };
+  return (values, version) =>
+    new Promise((landed, failed) => {
+      waiting.push({ id: cacheKey(values[0] as string, values[1] as string), values, version, landed, failed });
+      runNext();
+    });
+}
+
+async function writeBatch(pool: Pool, batch: QueuedUpdate[]): Promise<void> {
+  try {
+    const values = batch.flatMap((update) => [...update.values, update.version]);
+    const { rows } = await pool.query<{ package: string; version: string; row_version: string }>({ ...updateMany(batch.length), values });
+    const written = new Map(rows.map((row) => [cacheKey(row.package, row.version), row.row_version]));
+    for (const update of batch) update.landed(written.get(update.id));
+  } catch (err) {
+    for (const update of batch) update.failed(err);
+  }
+}
 
 function unlessThrown<T>(work: () => T): T | undefined {
   try {
