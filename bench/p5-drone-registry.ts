@@ -17,15 +17,14 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { signDroneRequest } from '../test/support/drone-signer';
-import { cpuMsOf, diagnosisNodeFlags, log, MAX_STEAL_PERCENT, memoryOf, percentile, repeatedForStealNote, ROOT, round, Row, sleep, spread, stealWindow } from './support';
+import { cpuMsOf, diagnosisNodeFlags, log, MAX_STEAL_PERCENT, memoryOf, percentile, repeatedForStealNote, repeatWhileStolen, ROOT, round, Row, spread, stealWindow } from './support';
 
 const ENTRIES = 200;
 const CLIENTS = 10;
 const WARM_UP_MS = 5000;
 const RUN_MS = 5000;
 const RUNS = 4;
-// A run the host's neighbours took CPU from (support MAX_STEAL_PERCENT) is repeated, at most this many times.
-const STEAL_REPEATS = 3;
+// Before repeating a run the host's neighbours took CPU from (support repeatWhileStolen):
 const STEAL_PAUSE_MS = 3000; // under the sidecar's 5 s keep-alive timeout: the clients' connections stay open
 // Twice the extension's cache of builds (REMEMBERED_BUILDS), asked round-robin: each request evicted before its turn.
 const DISTINCT_BUILDS = 2000;
@@ -173,16 +172,12 @@ export async function runP5(): Promise<{ rows: Row[]; details: unknown }> {
     const repeated: Run[] = [];
     for (let r = 1; r <= RUNS; r += 1) {
       for (const [server, port, pid] of [['sidecar', sidecar.port, sidecarPid], ['floor', floor.port, floorPid]] as const) {
-        for (let repeats = 0; ; repeats += 1) {
+        const measure = async () => {
           const run = await measuredRun(server, pid, () => drive(agent, port, replayed, RUN_MS));
           log(`p5: run ${r} ${server}: ${run.requestsPerS} requests/s, p50 ${run.p50Ms} ms, p99 ${run.p99Ms} ms, server CPU ${run.serverCpuPercent}% of a core, host steal ${run.stealPercent}%`);
-          if (run.stealPercent <= MAX_STEAL_PERCENT || repeats === STEAL_REPEATS) {
-            runs.push(run);
-            break;
-          }
-          repeated.push(run);
-          await sleep(STEAL_PAUSE_MS);
-        }
+          return run;
+        };
+        runs.push(await repeatWhileStolen(`p5: run ${r} ${server}`, repeated, measure, STEAL_PAUSE_MS));
       }
     }
     const memory = memoryOf(sidecarPid);

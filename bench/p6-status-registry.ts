@@ -12,14 +12,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createDatabase, startPostgres } from '../test/support/postgres-server';
 import { exited, STANDALONE_SERVE, startProcess } from './p5-drone-registry';
-import { cpuMsOf, diagnosisNodeFlags, log, MAX_STEAL_PERCENT, memoryOf, percentile, repeatedForStealNote, ROOT, round, Row, spread, stealWindow } from './support';
+import { cpuMsOf, diagnosisNodeFlags, log, MAX_STEAL_PERCENT, memoryOf, percentile, repeatedForStealNote, repeatWhileStolen, ROOT, round, Row, spread, stealWindow } from './support';
 
 const WAVES = 1000;
 const REPOS = 5;
 const CLIENTS = 20;
 const TOKEN = 'p6-status-registry-token-0123456789';
 const MIB_PER_MB = 1e6 / 2 ** 20;
-const STEAL_REPEATS = 3;
 
 interface EngineRun {
   engine: 'SQLite' | 'PostgreSQL';
@@ -43,16 +42,9 @@ export async function runP6(): Promise<{ rows: Row[]; details: unknown }> {
   try {
     writeFileSync(path.join(dir, 'tokens'), `${TOKEN}\n`, { mode: 0o600 });
     const repeated: EngineRun[] = [];
-    const measureQuietly = async (engine: EngineRun['engine'], freshStore: (attempt: number) => Promise<string[]>) => {
-      for (let attempt = 0; ; attempt += 1) {
-        const run = await measure(engine, dir, await freshStore(attempt));
-        if (run.stealPercent <= MAX_STEAL_PERCENT || attempt === STEAL_REPEATS) return run;
-        log(`p6: ${engine}: repeating, the host took ${run.stealPercent}% of the CPU`);
-        repeated.push(run);
-      }
-    };
-    const sqlite = await measureQuietly('SQLite', async (attempt) => ['--data-dir', path.join(dir, `data-${attempt}`)]);
-    const pg = await measureQuietly('PostgreSQL', async (attempt) => ['--status-registry-db', await createDatabase(postgres, `p6_${attempt}`)]);
+    // A repeat runs on a fresh store.
+    const sqlite = await repeatWhileStolen('p6: SQLite', repeated, async (attempt) => measure('SQLite', dir, ['--data-dir', path.join(dir, `data-${attempt}`)]));
+    const pg = await repeatWhileStolen('p6: PostgreSQL', repeated, async (attempt) => measure('PostgreSQL', dir, ['--status-registry-db', await createDatabase(postgres, `p6_${attempt}`)]));
     const runs = [sqlite, pg];
     const rows: Row[] = runs.flatMap((run) => [
       {
