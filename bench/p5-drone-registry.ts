@@ -1,5 +1,5 @@
 // P5 Drone registry extension (issue 11): the built sidecar (`serve --credentials … --drone-registry-secret-file …`)
-// over a 200-entry credentials file, asked by 10 concurrent clients on keep-alive connections, each sending one
+// over a 200-entry credentials file, asked by 10 concurrent clients (wrk's keep-alive connections), each sending one
 // correctly signed request after another. Targets: ≥ 2,000 requests/s on the 2 cores, p99 ≤ 5 ms, RSS ≤ 80 MB.
 // Side by side, the floor: a plain node:http server in its own process answering the same response bytes to the
 // same request bytes from the same client, so the difference is what the extension costs (signature check, filter
@@ -7,17 +7,18 @@
 // neighbour's load on the shared machine falls on both; a run during which the hypervisor took more than 1 % of the
 // CPU (/proc/stat steal) is repeated, up to 3 times. Requests are signed once, before the runs (the TS signer,
 // as drone-go signs; drone-go itself is proven compatible in test/drone): a Date within the 300 s clock window.
-// The 10 clients replay 10 builds, so after the first request each is answered from the sidecar's answer cache. A
+// The clients replay 10 builds in turn, so after the first request each is answered from the sidecar's answer cache. A
 // diagnosis row after the runs shows the other end: every request a build the cache does not hold (a pool of 2,000
 // distinct repositories, twice the cache, asked in turn), with the RSS that leaves.
 
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess, execFile, spawn } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { signDroneRequest } from '../test/support/drone-signer';
-import { cpuMsOf, diagnosisNodeFlags, log, MAX_STEAL_PERCENT, memoryOf, percentile, repeatedForStealNote, repeatWhileStolen, ROOT, round, Row, spread, stealWindow } from './support';
+import { cpuMsOf, diagnosisNodeFlags, log, MAX_STEAL_PERCENT, memoryOf, repeatedForStealNote, repeatWhileStolen, ROOT, round, Row, spread, stealWindow } from './support';
 
 const ENTRIES = 200;
 const CLIENTS = 10;
@@ -25,7 +26,7 @@ const WARM_UP_MS = 5000;
 const RUN_MS = 5000;
 const RUNS = 4;
 // Before repeating a run the host's neighbours took CPU from (support repeatWhileStolen):
-const STEAL_PAUSE_MS = 3000; // under the sidecar's 5 s keep-alive timeout: the clients' connections stay open
+const STEAL_PAUSE_MS = 3000;
 // Twice the extension's cache of builds (REMEMBERED_BUILDS), asked round-robin: each request evicted before its turn.
 const DISTINCT_BUILDS = 2000;
 const DISTINCT_RUNS = 2;
@@ -33,6 +34,7 @@ const TEAMS = 10;
 const EVENTS = ['push', 'tag', 'pull_request', 'cron'] as const;
 const SECRET = 'p5-drone-secret-0123456789abcdef0123456789';
 const MIB_PER_MB = 1e6 / 2 ** 20;
+const execFileAsync = promisify(execFile);
 // `serve` as the README runs it (Drone section: command line, systemd unit, container; the status registry the same
 // way): the shim's memory settings, and the old generation collected once it grows by half.
 export const STANDALONE_SERVE = {
@@ -154,7 +156,6 @@ export async function runP5(): Promise<{ rows: Row[]; details: unknown }> {
     // Signed once: each client sends its own request's bytes, to the sidecar and to the floor alike.
     const variants: Variant[] = [];
     for (let c = 0; c < CLIENTS; c += 1) variants.push(await signedVariant(agent, sidecar.port, c));
-    const replayed = variants.map((variant) => [variant]);
     log(`p5: sidecar answers ${variants.map((v) => `${v.logins} logins (${v.answer.length} B)`).join(', ')}`);
 
     const floor = await startFloor(dir, variants);
@@ -166,14 +167,14 @@ export async function runP5(): Promise<{ rows: Row[]; details: unknown }> {
     }
 
     log(`p5: warming up ${WARM_UP_MS / 1000} s each`);
-    await drive(agent, sidecar.port, replayed, WARM_UP_MS);
-    await drive(agent, floor.port, replayed, WARM_UP_MS);
+    await drive(dir, sidecar.port, variants, WARM_UP_MS);
+    await drive(dir, floor.port, variants, WARM_UP_MS);
     const runs: Run[] = [];
     const repeated: Run[] = [];
     for (let r = 1; r <= RUNS; r += 1) {
       for (const [server, port, pid] of [['sidecar', sidecar.port, sidecarPid], ['floor', floor.port, floorPid]] as const) {
         const measure = async () => {
-          const run = await measuredRun(server, pid, () => drive(agent, port, replayed, RUN_MS));
+          const run = await measuredRun(server, pid, () => drive(dir, port, variants, RUN_MS));
           log(`p5: run ${r} ${server}: ${run.requestsPerS} requests/s, p50 ${run.p50Ms} ms, p99 ${run.p99Ms} ms, server CPU ${run.serverCpuPercent}% of a core, host steal ${run.stealPercent}%`);
           return run;
         };
@@ -186,10 +187,9 @@ export async function runP5(): Promise<{ rows: Row[]; details: unknown }> {
     log(`p5: signing ${DISTINCT_BUILDS} distinct builds`);
     const pool: Variant[] = [];
     for (let n = CLIENTS; n < CLIENTS + DISTINCT_BUILDS; n += 1) pool.push(await signedVariant(agent, sidecar.port, n));
-    const poolOf = (c: number) => pool.filter((_, i) => i % CLIENTS === c);
     const distinctRuns: Run[] = [];
     for (let r = 1; r <= DISTINCT_RUNS; r += 1) {
-      const run = await measuredRun('sidecar', sidecarPid, () => drive(agent, sidecar.port, variants.map((_, c) => poolOf(c)), RUN_MS));
+      const run = await measuredRun('sidecar', sidecarPid, () => drive(dir, sidecar.port, pool, RUN_MS));
       distinctRuns.push(run);
       log(`p5: distinct builds run ${r}: ${run.requestsPerS} requests/s, p50 ${run.p50Ms} ms, p99 ${run.p99Ms} ms, server CPU ${run.serverCpuPercent}% of a core`);
     }
@@ -202,7 +202,7 @@ export async function runP5(): Promise<{ rows: Row[]; details: unknown }> {
     const floorNote = (pick: (run: Run) => number, unit: string) => `floor (plain node:http, same bytes): median ${spread(floorRuns.map(pick)).median} ${unit}`;
     const rows: Row[] = [
       {
-        metric: `signed requests/s from ${CLIENTS} keep-alive clients, ${ENTRIES}-entry credentials file (per ${RUN_MS / 1000} s run)`,
+        metric: `signed requests/s from ${CLIENTS} keep-alive wrk connections, ${ENTRIES}-entry credentials file (per ${RUN_MS / 1000} s run)`,
         target: '≥ 2,000 /s',
         unit: '/s',
         value: spread(ours.map((run) => run.requestsPerS)),
@@ -346,33 +346,70 @@ function cpuPerRequestUs(runs: readonly Run[]): number {
   return Math.round(spread(runs.map((run) => (run.serverCpuPercent / 100 / run.requestsPerS) * 1e6)).median);
 }
 
-/** One loop per client, client c sending its variants in turn, one request after another, for ms; every answer checked. */
-async function drive(agent: http.Agent, port: number, perClient: Variant[][], ms: number) {
-  const latencies: number[] = [];
-  const began = performance.now();
-  const until = began + ms;
-  await Promise.all(
-    perClient.map(async (variants, c) => {
-      for (let i = 0; performance.now() < until; i += 1) {
-        const variant = variants[i % variants.length]!;
-        const sent = performance.now();
-        const reply = await post(agent, port, variant.headers, variant.body);
-        latencies.push(performance.now() - sent);
-        if (reply.status !== variant.status || reply.body.length !== variant.answer.length) {
-          throw new Error(`p5: client ${c} was answered ${reply.status} with ${reply.body.length} bytes: ${reply.body.toString('utf8').slice(0, 300)}`);
-        }
-      }
-    }),
-  );
-  const durationMs = performance.now() - began;
+/**
+ * wrk (a C client from Debian's packages) on CLIENTS keep-alive connections for ms, each connection sending one
+ * request after another, the requests taken in turn from variants: a node client at this rate spends more CPU than
+ * the floor server and adds its own event-loop delays to every latency it measures. Every answer's status and
+ * length are checked against the recorded answers; its exact bytes were checked before the runs.
+ */
+async function drive(dir: string, port: number, variants: readonly Variant[], ms: number) {
+  const script = path.join(dir, 'p5-wrk.lua');
+  writeFileSync(script, wrkScript(port, variants));
+  const { stdout, stderr } = await execFileAsync('wrk', ['-t1', `-c${CLIENTS}`, `-d${ms / 1000}s`, '--timeout', '10s', '-s', script, `http://127.0.0.1:${port}/drone/registry`]);
+  const summary = /^P5_WRK (.*)$/m.exec(stdout);
+  if (!summary) throw new Error(`p5: wrk printed no summary: ${stdout.slice(-1000)}${stderr.slice(-1000)}`);
+  const result = JSON.parse(summary[1]!) as { requests: number; durationUs: number; p50Us: number; p99Us: number; maxUs: number; socketErrors: number; wrong: number; firstWrong: string };
+  if (result.socketErrors > 0 || result.wrong > 0) throw new Error(`p5: ${result.socketErrors} socket errors and ${result.wrong} wrong answers (first: ${result.firstWrong})`);
+  const durationMs = result.durationUs / 1000;
   return {
-    requests: latencies.length,
-    requestsPerS: Math.round(latencies.length / (durationMs / 1000)),
-    p50Ms: round(percentile(latencies, 50), 2),
-    p99Ms: round(percentile(latencies, 99), 2),
-    maxMs: round(Math.max(...latencies), 1),
+    requests: result.requests,
+    requestsPerS: Math.round(result.requests / (durationMs / 1000)),
+    p50Ms: round(result.p50Us / 1000, 2),
+    p99Ms: round(result.p99Us / 1000, 2),
+    maxMs: round(result.maxUs / 1000, 1),
     durationMs,
   };
+}
+
+/** The Lua that feeds wrk the signed requests' exact bytes and checks each answer's status and length. */
+function wrkScript(port: number, variants: readonly Variant[]): string {
+  const requests = variants.map((variant) => {
+    const head = Object.entries(variant.headers).map(([name, value]) => `${name}: ${value}\r\n`);
+    const text = `POST /drone/registry HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n${head.join('')}\r\n${variant.body.toString('latin1')}`;
+    // A JSON string of printable ASCII is a valid Lua string literal too.
+    if (!/^[\x20-\x7e\r\n]*$/.test(text)) throw new Error('p5: a request is not printable ASCII, and would not survive the Lua script');
+    return JSON.stringify(text);
+  });
+  const expected = variants.map((variant) => `[${variant.answer.length}] = true`);
+  return `
+local requests = {${requests.join(',\n')}}
+local lengths = {${[...new Set(expected)].join(', ')}}
+local next_request = 0
+local threads = {}
+wrong = 0
+first_wrong = ''
+function setup(thread) table.insert(threads, thread) end
+function request()
+  next_request = next_request % #requests + 1
+  return requests[next_request]
+end
+function response(status, headers, body)
+  if status ~= ${variants[0]!.status} or not lengths[#body] then
+    wrong = wrong + 1
+    if first_wrong == '' then first_wrong = status .. ' with ' .. #body .. ' bytes' end
+  end
+end
+function done(summary, latency, requests)
+  local w, first = 0, ''
+  for _, thread in ipairs(threads) do
+    w = w + thread:get('wrong')
+    if first == '' then first = thread:get('first_wrong') end
+  end
+  local e = summary.errors
+  io.write(string.format('P5_WRK {"requests":%d,"durationUs":%d,"p50Us":%d,"p99Us":%d,"maxUs":%d,"socketErrors":%d,"wrong":%d,"firstWrong":"%s"}\\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), latency.max, e.connect + e.read + e.write + e.status + e.timeout, w, first))
+end
+`;
 }
 
 function post(agent: http.Agent, port: number, headers: Record<string, string>, body: Buffer): Promise<{ status: number; body: Buffer; contentType: string }> {

@@ -23,6 +23,8 @@ command -v ssh-keygen >/dev/null || missing+=(openssh-client) # SSH-signed gitop
 command -v go >/dev/null || missing+=(golang-go)
 # P2 compares the poll CLI with skopeo list-tags on the 10,000-tag image.
 command -v skopeo >/dev/null || missing+=(skopeo)
+# P5 drives the Drone extension with wrk: a C client, so the latency measured is the server's, not a node client's.
+command -v wrk >/dev/null || missing+=(wrk)
 # The build makes the linux-arm64 single executable by running its Node under qemu, and a test runs the result.
 command -v qemu-aarch64-static >/dev/null || missing+=(qemu-user-static)
 [ -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ] || missing+=(libc6-arm64-cross)
