@@ -19,6 +19,9 @@ await build({
   // status registry on SQLite loads it, from NODE_PATH (README, "Build-status registry"). pg-native is pg's optional
   // native client, which the status registry does not use.
   external: ['better-sqlite3', 'pg-native'],
+  // node-fetch's URL parser (whatwg-url, tr46) requires Node's punycode module, which Node 21+ flags as deprecated
+  // with a warning in GoCD's plugin log on the first registry request; the npm package is the same code, maintained.
+  alias: { punycode: 'punycode/' },
   sourcemap: false,
   legalComments: 'none',
   // No module search paths: the shim may unpack this file under /tmp, where any user can create /tmp/node_modules,

@@ -5,6 +5,18 @@ import { version } from '../package.json';
 import { CommandIo, EXIT, runGitOpsUpdate, runImages, runPoll, runStatusRegistry, UsageError } from './cli';
 import { DEFAULT_LISTEN, ListenAddress, listenOnLoopbackPort, parseCallTimeout, parseClockSkew, parseListenAddress, serve, ServeOptionError } from './server';
 
+// node-fetch 2 (the bundled HTTP client) hands each request URL, already normalised by WHATWG URL, to url.parse, and
+// Node 24 warns about url.parse on the first request (DEP0169): a line in GoCD's plugin log an admin can do nothing
+// about. Every other warning goes out as usual.
+const DEPENDENCY_DEPRECATIONS: ReadonlySet<string> = new Set(['DEP0169']);
+const emitWarning = process.emitWarning.bind(process) as (...args: unknown[]) => void;
+process.emitWarning = ((warning: unknown, ...rest: unknown[]) => {
+  const [typeOrOptions, code] = rest;
+  const warningCode = typeof typeOrOptions === 'object' && typeOrOptions !== null ? (typeOrOptions as { code?: unknown }).code : code;
+  if (typeof warningCode === 'string' && DEPENDENCY_DEPRECATIONS.has(warningCode)) return;
+  emitWarning(warning, ...rest);
+}) as typeof process.emitWarning;
+
 const USAGE = `gocd-registry-bridge ${version}: Docker/OCI registry tags as GoCD package materials
 
 Usage:

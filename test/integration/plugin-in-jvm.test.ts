@@ -187,6 +187,11 @@ describe.each<Scenario>([
     expect(host.stderr).not.toMatch(/Bearer [A-Za-z0-9_-]{20,}/);
   });
 
+  it("writes no runtime warning to the plugin log (a bundled library's deprecated Node API is ours to handle)", () => {
+    expect(host.stderr).toContain('"msg":"poll"'); // the registry client has run
+    expect(host.stderr).not.toMatch(/Warning:/);
+  });
+
   it('leaves no sidecar behind when the JVM exits', async () => {
     expect(pidsMatching(workDir)).toHaveLength(1);
     expect(await host.exit()).toBe(0);
