@@ -586,6 +586,7 @@ export interface CredentialsFileStoreOptions extends CredentialsFileOptions {
   log: Logger;
   now(): number;
   debounceMs: number; // 200 ms: editors save in steps (truncate, write; or write a temporary file, rename): load once, after the last
+  debounceMaxMs: number; // 1 s: a directory written to all the time (a log beside the file) must not put the check off for ever
   recheckMs: number; // 5 s: fs.watch misses changes on network file systems and through some symlink swaps; a stat is cheap
   timers: StoreTimers;
   /** Calls onEvent when anything in the directory changes; onError when watching stops working. */
@@ -621,6 +622,7 @@ export const CREDENTIALS_FILE_STORE_DEFAULTS: Omit<CredentialsFileStoreOptions, 
   ...CREDENTIALS_FILE_DEFAULTS,
   now: Date.now,
   debounceMs: 200,
+  debounceMaxMs: 1_000,
   recheckMs: 5_000,
   timers: REAL_TIMERS,
   watchDirectory: watchRealDirectory,
@@ -659,6 +661,8 @@ export class CredentialsFileStore {
   private lastError?: { error: BridgeError; at: number };
   private loading: Promise<void> = Promise.resolve();
   private debounce?: { cancel(): void };
+  /** When the first directory event since the last check came. */
+  private burstStartedAt?: number;
   private recheck?: { cancel(): void };
   private watcher?: { close(): void };
 
@@ -737,10 +741,17 @@ export class CredentialsFileStore {
       path.dirname(this.file),
       () => {
         this.debounce?.cancel();
+        const { debounceMs, debounceMaxMs, now } = this.options;
+        const nowMs = now();
+        this.burstStartedAt ??= nowMs;
         // Only a change of a file it was read from is worth a parse: the directory may also hold files written all
         // the time (a log, the Drone secret's neighbours), and a reparse of a large file on each of their writes
-        // is what the periodic check already avoids.
-        this.debounce = timers.setTimeout(() => void this.reloadIfChanged(), this.options.debounceMs);
+        // is what the periodic check already avoids. Their events still come, so a burst waits debounceMaxMs at most.
+        const waitMs = Math.max(0, Math.min(debounceMs, this.burstStartedAt + debounceMaxMs - nowMs));
+        this.debounce = timers.setTimeout(() => {
+          this.burstStartedAt = undefined;
+          void this.reloadIfChanged();
+        }, waitMs);
       },
       (err) => log.debug('cannot watch the credentials file directory; checking it periodically instead', { file: this.file, err }),
     );

@@ -1,4 +1,4 @@
-import { chmod, chown, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, chown, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
@@ -492,6 +492,22 @@ describe('CredentialsFileStore', () => {
     scheduling.fireWatchEvent();
     scheduling.fire('timeout');
     await eventually(() => store.findForHost('gcr.io') !== undefined);
+  });
+
+  it('takes an edit within debounceMaxMs while another file in its directory is written all the time', async () => {
+    const { store, file } = await openStore({ debounceMs: 20, debounceMaxMs: 100, recheckMs: 60_000, now: Date.now });
+    const logFile = path.join(path.dirname(file), 'sidecar.log');
+    const writer = setInterval(() => void appendFile(logFile, 'a line\n'), 5); // an event more often than debounceMs
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      await writeFile(file, SECOND);
+      const deadline = Date.now() + 2_000; // far beyond debounceMaxMs, far before the periodic check
+      while (store.findForHost('gcr.io') === undefined && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(store.findForHost('gcr.io')?.username).toBe('_json_key');
+    } finally {
+      clearInterval(writer);
+      store.close();
+    }
   });
 
   it('finds a change the directory watch missed by its periodic check', async () => {
