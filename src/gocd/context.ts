@@ -23,4 +23,9 @@ export interface PollRecord {
   exclude: string;
   order: TagOrder;
   outcome: { tag: string; digest: string } | { error: string };
+  /**
+   * latest-revision-since only: whether the answer is news to GoCD, which sent the revision it has. After a restart
+   * the sidecar has seen no poll yet, but GoCD has: an answer it already holds is no news.
+   */
+  isNewToGoCd?: boolean;
 }

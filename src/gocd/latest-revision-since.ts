@@ -16,8 +16,8 @@ export const latestRevisionSince = defineHandler({
   errorReply: 'plain-text',
   handle: async (request, ctx) => {
     const { repository, pkg } = requirePackageSettings(request, ctx.log);
-    const polled = await pollLatest(repository, pkg, ctx);
     const previous = request['previous-revision'];
+    const polled = await pollLatest(repository, pkg, ctx, { isNewToGoCd: (image) => isNewer(image, previous, pkg) });
     if (!isNewer(polled, previous, pkg)) return {};
     return toRevision(repository, pkg, polled, ctx.now());
   },

@@ -46,6 +46,8 @@ const POLL_BUDGET_MS = 50_000;
 export interface PollOptions {
   /** check-package-connection: a person is looking, so list the tags now rather than reuse a recent walk. */
   isFreshListingRequired?: boolean;
+  /** latest-revision-since: is this answer news to GoCD? Recorded with the poll, for its log line. */
+  isNewToGoCd?: (polled: PolledImage) => boolean;
 }
 
 /** Polls, and tells ctx.observePoll how it went. */
@@ -60,7 +62,8 @@ export async function pollLatest(repository: RepositorySettings, pkg: PackageSet
   };
   try {
     const polled = await pollOnce(repository, pkg, ctx, options);
-    ctx.observePoll?.({ ...record, outcome: { tag: polled.tag, digest: polled.manifest.digest } });
+    const isNewToGoCd = options.isNewToGoCd?.(polled);
+    ctx.observePoll?.({ ...record, outcome: { tag: polled.tag, digest: polled.manifest.digest }, ...(isNewToGoCd === undefined ? {} : { isNewToGoCd }) });
     return polled;
   } catch (err) {
     ctx.observePoll?.({ ...record, outcome: { error: err instanceof BridgeError ? err.describe() : 'internal error' } });

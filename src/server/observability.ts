@@ -29,15 +29,16 @@ export class Observability {
 
   /**
    * For GoCdContext.observePoll: the status page's row, and a log line. GoCD polls every material each minute and
-   * the shim copies each line into its plugin log, so a result that repeats the material's last one logs at debug;
-   * a new tag or digest logs at info, a new failure at warn.
+   * the shim copies each line into its plugin log, so only news logs at info: for latest-revision-since, what GoCD
+   * lacks (it sends what it has, after a restart too); otherwise a result other than the material's last one. A new
+   * failure logs at warn; repeats log at debug.
    */
   readonly observePoll = (record: PollRecord): void => {
     const previous = this.activity.record(record, this.now());
-    const { outcome, ...material } = record;
+    const { outcome, isNewToGoCd, ...material } = record;
     const repeated = previous !== undefined && sameOutcome(previous, outcome);
     if ('error' in outcome) this.log[repeated ? 'debug' : 'warn']('poll failed', { ...material, error: outcome.error });
-    else this.log[repeated ? 'debug' : 'info']('poll', { ...material, ...outcome });
+    else this.log[(isNewToGoCd ?? !repeated) ? 'info' : 'debug']('poll', { ...material, ...outcome });
   };
 
   /** For RegistryDeps.observe. */

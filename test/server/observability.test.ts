@@ -75,6 +75,34 @@ describe('/metrics, /status and the poll log', () => {
   });
 });
 
+describe('the poll log after a restart', () => {
+  let registry: StartedRegistry;
+  let digest: string;
+  beforeAll(async () => {
+    registry = await startRegistry();
+    digest = await pushImage(registry, 'backends/api', ['2.0.0', '2.1.0']);
+  });
+  afterAll(() => registry.stop());
+
+  it('logs a latest-revision-since answer GoCD already holds at debug, though the sidecar has seen no poll yet; news at info', async () => {
+    const { call, log } = sidecarApp(); // a fresh sidecar: nothing in its activity log
+    const body = (previous: string) => ({
+      'repository-configuration': configMap({ DOCKER_REGISTRY_URL: registry.url, DOCKER_REGISTRY_NAME: registry.host }),
+      'package-configuration': configMap({ DOCKER_IMAGE: 'backends/api', DOCKER_TAG_FILTER: '^2\\.' }),
+      'previous-revision': { revision: previous, timestamp: '2026-03-01T08:00:00.000Z', data: {} },
+    });
+    expect((await call('latest-revision-since', body('2.1.0')).set('X-Request-Id', 'held')).body).toEqual({});
+    expect((await call('latest-revision-since', body('2.0.0')).set('X-Request-Id', 'news')).body).toMatchObject({ revision: '2.1.0' });
+    const polls = log.lines.map((line) => JSON.parse(line)).filter((entry) => entry.msg === 'poll');
+    expect(polls.map((entry) => [entry.requestId, entry.level])).toEqual([
+      ['held', 'debug'],
+      ['news', 'info'],
+    ]);
+    expect(polls[1]).toMatchObject({ tag: '2.1.0', digest });
+    expect(polls[1]).not.toHaveProperty('isNewToGoCd');
+  });
+});
+
 describe('/status with a credentials file', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'bridge-status-credentials-'));
   const file = path.join(dir, 'credentials.yml');
