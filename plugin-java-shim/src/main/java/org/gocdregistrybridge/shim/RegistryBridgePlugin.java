@@ -63,7 +63,7 @@ public class RegistryBridgePlugin implements GoPlugin {
     /** Never throws: GoCD shows a non-200 body to the user as is, so every failure becomes one plain line. */
     @Override
     public GoPluginApiResponse handle(GoPluginApiRequest request) {
-        String id = String.format("%08x", ThreadLocalRandom.current().nextInt());
+        String id = newRequestId();
         String name = request.requestName();
         long start = System.nanoTime();
         try {
@@ -105,6 +105,12 @@ public class RegistryBridgePlugin implements GoPlugin {
             LOG.warn("[" + id + "] " + request.requestName() + ": " + BridgeException.describe(error) + "; retrying once");
             sidecar = supervisor == null ? sidecar : supervisor.recover(sidecar, error);
         }
+    }
+
+    /** Eight hex digits; String.format would parse its pattern again on every call. */
+    private static String newRequestId() {
+        String hex = Integer.toHexString(ThreadLocalRandom.current().nextInt());
+        return "00000000".substring(hex.length()) + hex;
     }
 
     private static GoPluginApiResponse failure(String id, String name, String message) {

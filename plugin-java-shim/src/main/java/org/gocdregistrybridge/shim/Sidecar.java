@@ -1,6 +1,10 @@
 package org.gocdregistrybridge.shim;
 
+import java.net.MalformedURLException;
 import java.net.URI;
+import java.net.URL;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 
 /** A sidecar the shim talks to: base URL and token, plus the process when the shim started it (null when external). */
@@ -8,11 +12,22 @@ final class Sidecar {
     final URI base;
     final String token;
     private final Process process;
+    // A handful of paths, one per GoCD message: parsed once, not on every call.
+    private final Map<String, URL> urls = new ConcurrentHashMap<>();
 
     Sidecar(URI base, String token, Process process) {
         this.base = base;
         this.token = token;
         this.process = process;
+    }
+
+    URL url(String path) throws MalformedURLException {
+        URL known = urls.get(path);
+        if (known == null) {
+            known = URI.create(base + path).toURL();
+            urls.put(path, known);
+        }
+        return known;
     }
 
     boolean isRunning() {

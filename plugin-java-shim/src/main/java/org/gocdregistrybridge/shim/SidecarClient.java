@@ -30,7 +30,7 @@ final class SidecarClient {
         String path = "/gocd/" + segment(call.extension()) + "/" + segment(call.extensionVersion()) + "/"
                 + segment(call.requestName());
         // No proxy: the sidecar is local, and a server-wide proxy setting must not capture these calls.
-        HttpURLConnection connection = (HttpURLConnection) URI.create(sidecar.base + path).toURL().openConnection(Proxy.NO_PROXY);
+        HttpURLConnection connection = (HttpURLConnection) sidecar.url(path).openConnection(Proxy.NO_PROXY);
         connection.setRequestMethod("POST");
         connection.setConnectTimeout(CONNECT_TIMEOUT_MS);
         connection.setReadTimeout(answerTimeoutMs); // the sidecar writes nothing until its whole answer is ready

@@ -59,6 +59,25 @@ class ExternalSidecarTest {
     }
 
     @Test
+    void sendsEachCallToItsOwnPathWithAnEightDigitRequestIdZeroPadded() throws Exception {
+        sidecar = new LoopbackSidecar((name, body) -> new LoopbackSidecar.Reply(200, "{}"));
+        RegistryBridgePlugin plugin = pluginFor(sidecar.url(), "5");
+        String[] names = {"latest-revision", "latest-revision-since", "check-package-connection"};
+        for (int i = 0; i < 300; i++) {
+            assertEquals(200, plugin.handle(request(names[i % names.length], "{}")).responseCode());
+        }
+        boolean sawLeadingZero = false;
+        for (int i = 0; i < 300; i++) {
+            LoopbackSidecar.Call call = sidecar.calls.get(i);
+            assertEquals("/gocd/package-repository/1.0/" + names[i % names.length], call.rawPath);
+            String id = call.headers.getFirst("X-Request-Id");
+            assertTrue(id.matches("[0-9a-f]{8}"), id);
+            sawLeadingZero |= id.startsWith("0");
+        }
+        assertTrue(sawLeadingZero, "one id in 16 starts with 0: the padding is kept"); // 300 calls: none, 1 in 400,000
+    }
+
+    @Test
     void passesNon200StatusesAndBodiesThroughUnchanged() throws Exception {
         sidecar = new LoopbackSidecar((name, body) -> name.equals("answer-201") ? new LoopbackSidecar.Reply(201, "created body")
                 : new LoopbackSidecar.Reply(500, "no tag matches 'v*'"));
