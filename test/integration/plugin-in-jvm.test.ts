@@ -160,6 +160,13 @@ describe.each<Scenario>([
     expect(pidsMatching(workDir)).toEqual([sidecar]);
   });
 
+  it("adds nothing to the plugin log at GoCD's default level (INFO) for polls that find nothing new", async () => {
+    expect((await json('latest-revision', packageBody())).revision).toBe('1.10.0'); // its answer is known by now
+    const logBefore = host.stderr.length;
+    for (let i = 0; i < 5; i += 1) expect((await json('latest-revision', packageBody())).revision).toBe('1.10.0');
+    expect(host.stderr.slice(logBefore)).toBe('');
+  });
+
   it('recovers when the sidecar is killed with SIGKILL between two calls', async () => {
     const [sidecar, ...others] = pidsMatching(workDir);
     expect(sidecar).toBeDefined();

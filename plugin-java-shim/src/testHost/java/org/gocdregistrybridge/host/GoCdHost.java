@@ -6,6 +6,7 @@ import com.thoughtworks.go.plugin.api.GoPluginIdentifier;
 import com.thoughtworks.go.plugin.api.annotation.Extension;
 import com.thoughtworks.go.plugin.api.annotation.Load;
 import com.thoughtworks.go.plugin.api.info.PluginContext;
+import com.thoughtworks.go.plugin.api.logging.Logger;
 import com.thoughtworks.go.plugin.api.request.DefaultGoPluginApiRequest;
 import com.thoughtworks.go.plugin.api.request.GoApiRequest;
 import com.thoughtworks.go.plugin.api.response.DefaultGoApiResponse;
@@ -15,7 +16,6 @@ import java.io.BufferedReader;
 import java.io.File;
 import java.io.InputStream;
 import java.io.InputStreamReader;
-import java.io.OutputStream;
 import java.io.PrintStream;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Method;
@@ -72,9 +72,10 @@ public final class GoCdHost {
     }
 
     public static void main(String[] args) throws Exception {
-        // The API's Logger prints to System.out when GoCD has installed no logging service: keep stdout for the protocol.
+        // stdout is the protocol: the plugin log goes to stderr, at GoCD's default level unless the env sets one.
         GoCdHost host = new GoCdHost(System.out);
         System.setOut(System.err);
+        Logger.initialize(new PluginLog(PluginLog.levelFrom(System.getenv("GOCD_HOST_PLUGIN_LOG_LEVEL")), System.err));
         String pluginId;
         try {
             if (args.length != 1) {
@@ -233,7 +234,6 @@ public final class GoCdHost {
 
     /** BENCH: warm-up calls, then the timed calls spread over the threads; answers one JSON line (see the class comment). */
     private void bench(String[] parts) {
-        PrintStream pluginLog = System.out;
         try {
             if (parts.length != 5 && parts.length != 6) {
                 throw new IllegalArgumentException("expected 'BENCH <request name> <calls> <threads> <warm-up calls> [<base64 body or ->]'");
@@ -244,17 +244,12 @@ public final class GoCdHost {
             int warmup = Integer.parseInt(parts[4]);
             String body = parts.length == 5 || parts[5].equals("-") ? null
                     : new String(Base64.getDecoder().decode(parts[5]), StandardCharsets.UTF_8);
-            // With no GoCD logging service, the API's Logger prints even debug lines (the shim logs one per call) to
-            // System.out; GoCD's own service drops them at its default INFO level. Drop them here too while timing.
-            System.setOut(new PrintStream(OutputStream.nullOutputStream()));
             if (warmup > 0) {
                 timeCalls(requestName, body, warmup, threads);
             }
             send("BENCH " + base64(timeCalls(requestName, body, calls, threads)));
         } catch (Exception | LinkageError e) {
             send("BENCH_FAILED " + base64(describe(e)));
-        } finally {
-            System.setOut(pluginLog);
         }
     }
 
