@@ -21,8 +21,9 @@
 // revisions in its database) is latest-revision-since with the revision stored from the first answer; nothing is
 // pushed meanwhile, so the right answer to those is {}, "nothing new".
 
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { GoCdHost } from '../test/support/gocd-host';
@@ -82,6 +83,7 @@ export async function runP3(handOver?: (fleet: FleetLeftRunning) => void): Promi
   const cycles: Cycle[] = [];
   const materials: Material[] = [];
   const floorMs: number[] = [];
+  let roundTrip: RoundTrip | undefined;
   const sidecarMemory: Record<string, Memory> = {};
   let seedS = 0;
   try {
@@ -135,6 +137,7 @@ export async function runP3(handOver?: (fleet: FleetLeftRunning) => void): Promi
     sidecarMemory.afterAllCycles = memoryOf(pids.sidecar);
     // Anonymous GETs: with BENCH_P3_AUTH=token the floor is not measured.
     for (let i = 0; i < (stack.credentials ? 0 : FLOOR_RUNS); i += 1) floorMs.push(await oldPluginCycle(stack, materials));
+    roundTrip = await loopbackRoundTrip();
     log(`p3: the old plugin's requests alone: ${floorMs.join(', ')} ms`);
 
     // More first cycles, each on a fresh JVM and sidecar (empty caches), for a spread; then the diagnosis ones.
@@ -257,6 +260,16 @@ export async function runP3(handOver?: (fleet: FleetLeftRunning) => void): Promi
       pass: null,
       note: `the registry serves the tag lists only; ${describe(of('cold, cached'))}`,
     },
+    {
+      metric: `diagnosis: one loopback TCP round trip between two node processes (${ROUND_TRIPS} in sequence)`,
+      target: '—',
+      unit: 'µs',
+      value: spread([roundTrip!.wallUs]),
+      pass: null,
+      note:
+        `CPU per message: sender ${roundTrip!.clientCpuUs} µs, echoing process ${roundTrip!.serverCpuUs} µs. A steady cycle's call passes between ` +
+        'processes 8 times (harness → JVM → sidecar → proxy → registry, and back); a floor call 2 times (proxy → registry and back), the proxy being in the harness',
+    },
     { metric: 'cycle right after another (each material walks past its last answer, shared per image)', target: '—', unit: 'ms', value: ms(of('within window')), pass: null, note: describe(of('within window')) },
     {
       metric: 'most tag walks of one image in one cycle (all cycles)',
@@ -273,7 +286,7 @@ export async function runP3(handOver?: (fleet: FleetLeftRunning) => void): Promi
   ];
   return {
     rows,
-    details: { images: IMAGES, packagesPerImage: PACKAGES_PER_IMAGE, tagsPerImage: PACKAGES_PER_IMAGE * TAGS_PER_VERSION, callers: CALLERS, seedSeconds: seedS, sidecarMemory, cycles, floorMs },
+    details: { images: IMAGES, packagesPerImage: PACKAGES_PER_IMAGE, tagsPerImage: PACKAGES_PER_IMAGE * TAGS_PER_VERSION, callers: CALLERS, seedSeconds: seedS, sidecarMemory, cycles, floorMs, roundTrip },
   };
 }
 
@@ -310,6 +323,50 @@ async function oldPluginCycle(stack: RegistryStack, materials: Material[]): Prom
     }),
   );
   return round(Number(process.hrtime.bigint() - began) / 1e6, 0);
+}
+
+const ROUND_TRIPS = 20_000;
+
+interface RoundTrip {
+  wallUs: number;
+  clientCpuUs: number;
+  serverCpuUs: number;
+}
+
+/**
+ * What one message between two processes costs on this machine: 200-byte writes echoed by a child node process,
+ * one at a time. The floor's calls cross fewer process boundaries than ours; this is the price of each crossing.
+ */
+async function loopbackRoundTrip(): Promise<RoundTrip> {
+  const echo = "require('node:net').createServer((s) => s.on('data', (d) => s.write(d))).listen(0, '127.0.0.1', function () { console.log(this.address().port); });";
+  const child = spawn(process.execPath, ['-e', echo], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const port = Number(await new Promise<string>((resolve) => child.stdout!.once('data', (chunk: Buffer) => resolve(chunk.toString()))));
+    const socket = net.connect(port, '127.0.0.1');
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.setNoDelay(true);
+    const message = Buffer.alloc(200, 'x');
+    const serverCpu0 = cpuMsOf(child.pid!);
+    const cpu0 = process.cpuUsage();
+    const began = process.hrtime.bigint();
+    await new Promise<void>((resolve) => {
+      let answered = 0;
+      socket.on('data', () => {
+        answered += 1; // 200 bytes on loopback arrive whole
+        if (answered === ROUND_TRIPS) resolve();
+        else socket.write(message);
+      });
+      socket.write(message);
+    });
+    const wallUs = Number(process.hrtime.bigint() - began) / 1e3 / ROUND_TRIPS;
+    const cpu = process.cpuUsage(cpu0);
+    const result = { wallUs: round(wallUs), clientCpuUs: round((cpu.user + cpu.system) / ROUND_TRIPS), serverCpuUs: round(((cpuMsOf(child.pid!) - serverCpu0) * 1000) / ROUND_TRIPS) };
+    socket.destroy();
+    log(`p3: a loopback round trip: ${result.wallUs} µs, CPU per message ${result.clientCpuUs} µs (sender), ${result.serverCpuUs} µs (echo)`);
+    return result;
+  } finally {
+    child.kill();
+  }
 }
 
 /** One GoCD poll cycle: every material once, CALLERS calls in flight through the JVM's 10 worker threads. */
