@@ -375,12 +375,12 @@ async function pollCycle(host: GoCdHost, materials: Material[], kind: Cycle['kin
   let failures = 0;
   let firstFailure: string | undefined;
   let next = 0;
+  const isFirstPoll = kind === 'cold' || kind === 'cold, cached';
   const began = process.hrtime.bigint();
   await Promise.all(
     Array.from({ length: CALLERS }, async () => {
       for (let i = next++; i < materials.length; i = next++) {
         const material = materials[i]!;
-        const isFirstPoll = kind === 'cold' || kind === 'cold, cached';
         const before = process.hrtime.bigint();
         const reply = isFirstPoll
           ? await host.handle('latest-revision', material.body)
